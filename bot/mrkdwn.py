@@ -1,0 +1,605 @@
+"""Convert the Markdown that Claude writes into Slack ``mrkdwn`` for the ``text`` field of a message.
+
+The input is parsed with markdown-it-py (CommonMark plus the GFM ``table`` and ``strikethrough`` rules) and
+the token tree is rendered by the functions in this module. Two parser rules are our own: one inline rule
+turns Slack control sequences into single tokens, and the emphasis tokenizer relaxes CommonMark's flanking
+test next to CJK characters so that ``これは**「重要」**です`` is bold (plain CommonMark leaves it literal).
+No regular expression converts Markdown syntax; the few regular expressions here only recognise Slack
+sequences, bare URLs and runs of backticks, each documented where it is defined.
+
+Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
+
+* Pure: no I/O, no shared mutable state (the parser is configured once at import and only read); the same
+  input always gives the same output.
+* Escaping: outside the sequences listed below, every ``<`` and ``>`` in the output is written as
+  ``&lt;``/``&gt;`` and every ``&`` starts one of ``&amp;``, ``&lt;``, ``&gt;``. The only raw ``<…>``
+  sequences are links produced from Markdown links/autolinks/bare URLs (``<url>``, ``<url|label>``) and the
+  Slack sequences the model wrote on purpose: ``<@U…>``, ``<#C…>``/``<#C…|name>``, ``<!subteam^S…>``,
+  ``<https://…|label>``, ``<mailto:…>``. Broadcasts (``<!here>``, ``<!channel>``, ``<!everyone>``) and any
+  other ``<!…>`` are escaped, so they show as text and never ping anybody. The only other raw ``>`` is the
+  ``> `` prefix of block-quote lines. Inside code (spans, blocks, tables) Slack sequences are shown as text.
+* No visible text is dropped. The documented lossy conversions are: Markdown syntax characters become
+  mrkdwn syntax (or disappear), a heading loses its level (and inner bold), code languages are dropped, a
+  ``|`` inside a link label becomes ``∣`` (U+2223), a backtick inside inline code becomes ``ˋ`` (U+02CB)
+  because Slack has no way to escape it, runs of three or more backticks inside code blocks get U+200B
+  between them so that they cannot end the Slack code block, relative links become ``label (url)``,
+  formatting inside link labels and table cells is dropped (their text is kept; links in cells become
+  ``label (url)``), nested same-kind emphasis is flattened, and raw HTML is shown as escaped text.
+* U+200B (zero-width space) is inserted only on the outside of a ``*``/``_``/``~``/`` ` `` marker that
+  touches a letter or digit (any script), because Slack only honours markers at word boundaries; and in
+  front of a text line starting with ``&gt;`` so that it is not taken for a quote.
+* Blocks are separated by exactly one blank line (tight list items by none); the output has no trailing
+  whitespace and no leading blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.rules_inline.state_inline import Delimiter
+from markdown_it.token import Token
+
+__all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
+
+ZWSP: Final = "\u200b"
+"""Zero-width space, used to separate a mrkdwn marker from an adjacent letter."""
+
+HR_LINE: Final = "─" * 10
+"""What a Markdown thematic break (``---``) becomes."""
+
+_BULLETS: Final = ("•", "◦", "▪")
+_LIST_INDENT: Final = "    "
+_LABEL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside <url|label>: Slack would end the url there
+_CODE_BACKTICK: Final = "ˋ"  # U+02CB stands in for "`" inside inline code: Slack cannot escape it
+
+# Slack control sequences that the model may write on purpose and that are kept verbatim (only a bare "&"
+# inside them is escaped). Broadcasts such as <!here> deliberately do not match and therefore get escaped.
+_SLACK_SEQUENCE_RE: Final = re.compile(
+    r"<(?:"
+    r"@[A-Z0-9]+"  # user mention: <@U123ABC> or <@U123|name>
+    r"|#[A-Z0-9]+"  # channel: <#C123ABC> or <#C123|name>
+    r"|!subteam\^[A-Z0-9]+"  # user group: <!subteam^S123>
+    r"|(?:https?://|mailto:)[^\s<>|]+"  # link: <https://…>, <https://…|label>, <mailto:…>
+    r")(?:\|[^<>\n]*)?>"
+)
+# An "&" that does not already start one of the three entities Slack understands.
+_BARE_AMP_RE: Final = re.compile(r"&(?!amp;|lt;|gt;)")
+# Bare http(s) URLs in plain text (markdown-it's linkify needs an extra package). Only ASCII URL characters
+# are taken so that Japanese text written directly after a URL is not swallowed into it.
+_BARE_URL_RE: Final = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_URL_TRAILING_PUNCT: Final = ".,:;!?'\"*_"
+# Three or more backticks would end a Slack code block early.
+_BACKTICK_RUN_RE: Final = re.compile(r"`{3,}")
+_ABSOLUTE_URL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_NEWLINE_RE: Final = re.compile(r"\r\n?|\n")  # how markdown-it splits lines
+# Han, kana, Hangul, CJK symbols/punctuation and fullwidth forms: scripts written without spaces.
+_CJK_RANGES: Final = (
+    ("\u2e80", "\u2fdf"),
+    ("\u3000", "\u30ff"),
+    ("\u3100", "\u31ff"),
+    ("\u3400", "\u4dbf"),
+    ("\u4e00", "\u9fff"),
+    ("\uac00", "\ud7af"),
+    ("\uf900", "\ufaff"),
+    ("\uff00", "\uffef"),
+    ("\U00020000", "\U0002fa1f"),
+)
+_TABLE_ALIGN_RE: Final = re.compile(r"text-align:\s*(left|right|center)")
+
+
+def _slack_sequence_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: turn a Slack control sequence into a single ``slack_sequence`` token.
+
+    It runs before ``autolink``/``html_inline`` so that ``<https://x|label>`` is not mangled into an
+    autolink and ``<!subteam^S1>`` is not taken for an HTML declaration. Code spans are consumed by the
+    earlier ``backticks`` rule, so sequences inside code stay code.
+    """
+    if state.src[state.pos] != "<":
+        return False
+    match = _SLACK_SEQUENCE_RE.match(state.src, state.pos, state.posMax)
+    if match is None:
+        return False
+    if not silent:
+        token = state.push("slack_sequence", "", 0)
+        token.content = match.group(0)
+    state.pos = match.end()
+    return True
+
+
+def _is_cjk(char: str) -> bool:
+    return any(low <= char <= high for low, high in _CJK_RANGES)
+
+
+def _is_unicode_space(char: str) -> bool:
+    return char in "\t\n\f\r" or unicodedata.category(char) == "Zs"
+
+
+def _is_unicode_punct(char: str) -> bool:
+    return unicodedata.category(char).startswith(("P", "S"))
+
+
+def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, bool, int]:
+    """CommonMark's delimiter-run classification, relaxed next to CJK text.
+
+    CommonMark does not let ``**`` open when it follows a letter and precedes punctuation, so
+    ``これは**「重要」**です`` stays literal. Japanese has no spaces to put there, so (as in the
+    "CJK-friendly" emphasis proposals) a CJK character on the outside counts like whitespace for the
+    punctuation test. Returns ``(can_open, can_close, run_length)``.
+    """
+    pos = start
+    while pos < end and src[pos] == marker:
+        pos += 1
+    before = src[start - 1] if start > 0 else " "
+    after = src[pos] if pos < end else " "
+    before_space, after_space = _is_unicode_space(before), _is_unicode_space(after)
+    before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
+    left = not after_space and (not after_punct or before_space or before_punct or _is_cjk(before))
+    right = not before_space and (not before_punct or after_space or after_punct or _is_cjk(after))
+    if marker == "*":
+        return left, right, pos - start
+    return left and (not right or before_punct), right and (not left or after_punct), pos - start
+
+
+def _emphasis_rule(state: StateInline, silent: bool) -> bool:
+    """Replacement for markdown-it's ``emphasis`` tokenizer that uses :func:`_scan_emphasis`.
+
+    Like the original it only records delimiters; markdown-it's own ``balance_pairs`` and emphasis
+    post-processing still pair them into ``em``/``strong`` tokens.
+    """
+    marker = state.src[state.pos]
+    if silent or marker not in "_*":
+        return False
+    can_open, can_close, length = _scan_emphasis(state.src, state.pos, state.posMax, marker)
+    for _ in range(length):
+        token = state.push("text", "", 0)
+        token.content = marker
+        state.delimiters.append(
+            Delimiter(
+                marker=ord(marker),
+                length=length,
+                token=len(state.tokens) - 1,
+                end=-1,
+                open=can_open,
+                close=can_close,
+            )
+        )
+    state.pos += length
+    return True
+
+
+def _build_parser() -> MarkdownIt:
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    parser.inline.ruler.at("emphasis", _emphasis_rule)
+    parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
+    return parser
+
+
+# Configured once and only ever read afterwards: MarkdownIt.parse keeps all its state in per-call objects.
+_PARSER: Final = _build_parser()
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _escape(text: str) -> str:
+    """Escape the three characters Slack treats specially."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_keeping_slack_sequences(text: str) -> str:
+    """Escape ``text`` but keep the allowed Slack sequences (with a bare ``&`` inside them escaped)."""
+    out: list[str] = []
+    pos = 0
+    for match in _SLACK_SEQUENCE_RE.finditer(text):
+        out.append(_escape(text[pos : match.start()]))
+        out.append(_BARE_AMP_RE.sub("&amp;", match.group(0)))
+        pos = match.end()
+    out.append(_escape(text[pos:]))
+    return "".join(out)
+
+
+def _break_backtick_runs(text: str) -> str:
+    """Put U+200B between the backticks of every run of three or more (it would close a Slack code block)."""
+    return _BACKTICK_RUN_RE.sub(lambda m: ZWSP.join(m.group(0)), text)
+
+
+def _is_word_char(char: str) -> bool:
+    """Letters and digits of any script (CJK included): the characters Slack does not treat as a boundary."""
+    return char.isalnum()
+
+
+def display_width(text: str) -> int:
+    """Monospace display width: East Asian wide/fullwidth characters count 2, combining/format ones 0."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _split_bare_url(match_text: str) -> tuple[str, str]:
+    """Split a regex URL match into (url, trailing text that is punctuation rather than part of the URL)."""
+    url = match_text
+    while url:
+        last = url[-1]
+        unbalanced = (last == ")" and url.count("(") < url.count(")")) or (
+            last == "]" and url.count("[") < url.count("]")
+        )
+        if last not in _URL_TRAILING_PUNCT and not unbalanced:
+            break
+        url = url[:-1]
+    return url, match_text[len(url) :]
+
+
+def _rich_text(text: str) -> str:
+    """Escape a plain text run for mrkdwn, wrapping bare URLs as ``<url>``."""
+    out: list[str] = []
+    pos = 0
+    for match in _BARE_URL_RE.finditer(text):
+        url, trailing = _split_bare_url(match.group(0))
+        if url.endswith("//"):  # a scheme without a host is not worth a link
+            continue
+        out.append(_escape(text[pos : match.start()]))
+        out.append("<" + _escape(url) + ">")
+        out.append(_escape(trailing))
+        pos = match.end()
+    out.append(_escape(text[pos:]))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------- token tree
+
+
+@dataclass(slots=True)
+class _Node:
+    """A token plus, for ``*_open`` tokens, the tokens up to the matching ``*_close``."""
+
+    token: Token
+    children: list[_Node] = field(default_factory=list)
+
+
+def _tree(tokens: Sequence[Token]) -> list[_Node]:
+    root: list[_Node] = []
+    stack: list[list[_Node]] = [root]
+    for token in tokens:
+        if token.nesting == 1:
+            node = _Node(token)
+            stack[-1].append(node)
+            stack.append(node.children)
+        elif token.nesting == -1:
+            if len(stack) > 1:
+                stack.pop()
+        else:
+            stack[-1].append(_Node(token))
+    return root
+
+
+# --------------------------------------------------------------------------------------------- inline
+
+
+class _Mode(Enum):
+    RICH = "rich"  # paragraphs and headings: mrkdwn markers, links, escaping
+    LABEL = "label"  # link labels and image alt text: raw text only (escaped by the caller)
+    PRE = "pre"  # table cells (inside a code block): raw text, links as "label (url)" (escaped later)
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    text: str
+    opens: bool = False  # a marker whose outside is on its left
+    closes: bool = False  # a marker whose outside is on its right
+
+
+@dataclass(slots=True)
+class _InlineState:
+    mode: _Mode
+    pieces: list[_Piece] = field(default_factory=list)
+    open_markers: dict[str, int] = field(default_factory=dict)
+    break_text: str = "\n"
+
+
+_MARKERS: Final = {"strong_open": "*", "em_open": "_", "s_open": "~"}
+
+
+def _join_pieces(pieces: Sequence[_Piece]) -> str:
+    """Concatenate pieces, adding U+200B where a marker's outside touches a letter or digit."""
+    following: list[str] = [""] * len(pieces)
+    next_char = ""
+    for index in range(len(pieces) - 1, -1, -1):
+        following[index] = next_char
+        if pieces[index].text:
+            next_char = pieces[index].text[0]
+    out: list[str] = []
+    previous = ""
+    for index, piece in enumerate(pieces):
+        if piece.opens and previous and _is_word_char(previous):
+            out.append(ZWSP)
+        out.append(piece.text)
+        if piece.text:
+            previous = piece.text[-1]
+        if piece.closes and following[index] and _is_word_char(following[index]):
+            out.append(ZWSP)
+            previous = ZWSP
+    return "".join(out)
+
+
+def _plain(nodes: Sequence[_Node], mode: _Mode) -> str:
+    """Raw (unescaped) text of inline nodes, without any markers."""
+    state = _InlineState(mode=mode, break_text=" ")
+    _collect(nodes, state)
+    return "".join(piece.text for piece in state.pieces)
+
+
+def _link(href: str, label: str, state: _InlineState) -> None:
+    """Emit a link in the current mode; ``label`` is raw text."""
+    label = " ".join(label.split("\n")).strip()
+    same = label in (href, _PARSER.normalizeLinkText(href))
+    if state.mode is _Mode.LABEL:
+        state.pieces.append(_Piece(label or href))
+    elif state.mode is _Mode.PRE:
+        if same or not label:
+            state.pieces.append(_Piece(href))
+        else:
+            state.pieces.append(_Piece(f"{label} ({href})" if href else label))
+    elif not href:
+        state.pieces.append(_Piece(_escape(label)))
+    elif _ABSOLUTE_URL_RE.match(href) is None:  # relative link: Slack cannot follow it, show it as text
+        text = _escape(href) if same or not label else f"{_escape(label)} ({_escape(href)})"
+        state.pieces.append(_Piece(text))
+    elif same or not label:
+        state.pieces.append(_Piece(f"<{_escape(href)}>"))
+    else:
+        safe_label = _escape(label).replace("|", _LABEL_PIPE)
+        state.pieces.append(_Piece(f"<{_escape(href)}|{safe_label}>"))
+
+
+def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
+    mode = state.mode
+    for node in nodes:
+        token = node.token
+        kind = token.type
+        if kind in ("text", "text_special"):
+            text = _rich_text(token.content) if mode is _Mode.RICH else token.content
+            state.pieces.append(_Piece(text))
+        elif kind in ("softbreak", "hardbreak"):
+            state.pieces.append(_Piece(state.break_text))
+        elif kind == "code_inline":
+            if mode is _Mode.RICH:
+                body = _escape(token.content.replace("`", _CODE_BACKTICK))
+                state.pieces.append(_Piece(f"`{body}`", opens=True, closes=True))
+            else:
+                state.pieces.append(_Piece(token.content))
+        elif kind in _MARKERS:
+            marker = _MARKERS[kind]
+            depth = state.open_markers.get(marker, 0)
+            emit = mode is _Mode.RICH and depth == 0  # nested same-kind markers would close the outer one
+            state.open_markers[marker] = depth + 1
+            if emit:
+                state.pieces.append(_Piece(marker, opens=True))
+            _collect(node.children, state)
+            state.open_markers[marker] = depth
+            if emit:
+                state.pieces.append(_Piece(marker, closes=True))
+        elif kind == "link_open":
+            _link(str(token.attrGet("href") or ""), _plain(node.children, _Mode.LABEL), state)
+        elif kind == "image":
+            alt = _plain(_tree(token.children or []), _Mode.LABEL)
+            _link(str(token.attrGet("src") or ""), alt, state)
+        elif kind == "slack_sequence":
+            if mode is _Mode.RICH:
+                state.pieces.append(_Piece(_BARE_AMP_RE.sub("&amp;", token.content)))
+            else:
+                state.pieces.append(_Piece(token.content))
+        else:  # html_inline and anything unknown: show the source text, escaped
+            content = token.content if state.break_text == "\n" else " ".join(token.content.split("\n"))
+            state.pieces.append(_Piece(_escape(content) if mode is _Mode.RICH else content))
+            _collect(node.children, state)
+
+
+def _rich_inline(inline: Token, *, heading: bool = False) -> str:
+    state = _InlineState(mode=_Mode.RICH, break_text=" " if heading else "\n")
+    if heading:
+        state.open_markers["*"] = 1
+        state.pieces.append(_Piece("*", opens=True))
+    _collect(_tree(inline.children or []), state)
+    if heading:
+        state.pieces.append(_Piece("*", closes=True))
+    return _join_pieces(state.pieces)
+
+
+# ---------------------------------------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    verbatim: bool = False  # code/table content: list nesting must not re-indent it
+
+
+def _text_lines(text: str) -> list[_Line]:
+    # A line that starts with "&gt;" would still be shown as a Slack quote; U+200B keeps it literal.
+    return [_Line(ZWSP + line if line.startswith("&gt;") else line) for line in text.split("\n")]
+
+
+def _code_lines(content: str) -> list[_Line]:
+    body = content[:-1] if content.endswith("\n") else content
+    lines = [_Line("```")]
+    if body:
+        lines.extend(_Line(_break_backtick_runs(_escape(line)), verbatim=True) for line in body.split("\n"))
+    else:
+        lines.append(_Line(" ", verbatim=True))  # Slack does not render an empty code block
+    lines.append(_Line("```"))
+    return lines
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    gap = max(0, width - display_width(text))
+    if align == "right":
+        return " " * gap + text
+    if align == "center":
+        return " " * (gap // 2) + text + " " * (gap - gap // 2)
+    return text + " " * gap
+
+
+def _table_lines(table: _Node) -> list[_Line]:
+    rows: list[list[tuple[str, str]]] = []
+    header_rows = 0
+    for section in table.children:
+        for row in section.children:
+            cells: list[tuple[str, str]] = []
+            for cell in row.children:
+                style = str(cell.token.attrGet("style") or "")
+                align_match = _TABLE_ALIGN_RE.search(style)
+                inline = next((child.token for child in cell.children if child.token.type == "inline"), None)
+                text = _plain(_tree(inline.children or []), _Mode.PRE) if inline is not None else ""
+                cells.append((text.strip(), align_match.group(1) if align_match else "left"))
+            rows.append(cells)
+        if section.token.type == "thead_open":
+            header_rows = len(rows)
+    columns = max((len(row) for row in rows), default=0)
+    widths = [1] * columns
+    for row in rows:
+        for index, (text, _align) in enumerate(row):
+            widths[index] = max(widths[index], display_width(text))
+
+    def format_row(row: list[tuple[str, str]]) -> _Line:
+        padded = [_pad(text, widths[index], align) for index, (text, align) in enumerate(row)]
+        return _Line(_break_backtick_runs(_escape(" | ".join(padded).rstrip())), verbatim=True)
+
+    lines = [_Line("```")]
+    lines.extend(format_row(row) for row in rows[:header_rows])
+    if header_rows:
+        lines.append(_Line("-+-".join("-" * width for width in widths), verbatim=True))
+    lines.extend(format_row(row) for row in rows[header_rows:])
+    lines.append(_Line("```"))
+    return lines
+
+
+def _is_tight(list_node: _Node) -> bool:
+    for item in list_node.children:
+        for child in item.children:
+            if child.token.type == "paragraph_open":
+                return child.token.hidden
+    return True
+
+
+def _list_lines(list_node: _Node, depth: int) -> list[_Line]:
+    ordered = list_node.token.type == "ordered_list_open"
+    start = int(str(list_node.token.attrGet("start") or 1)) if ordered else 1
+    tight = _is_tight(list_node)
+    lines: list[_Line] = []
+    for index, item in enumerate(list_node.children):
+        if ordered:
+            delimiter = item.token.markup if item.token.markup in (".", ")") else "."
+            marker = f"{start + index}{delimiter}"
+        else:
+            marker = _BULLETS[min(depth, len(_BULLETS)) - 1]
+        body = _block_lines(item.children, depth + 1, tight=tight)
+        if lines and not tight:
+            lines.append(_Line(""))
+        first = body[0].text if body else ""
+        lines.append(_Line(f"{marker} {first}".rstrip()))
+        for line in body[1:]:
+            if line.verbatim or not line.text:
+                lines.append(line)
+            else:
+                lines.append(_Line(_LIST_INDENT + line.text))
+    return lines
+
+
+def _quote_lines(body: list[_Line]) -> list[_Line]:
+    return [_Line(f"> {line.text}" if line.text else ">", line.verbatim) for line in body]
+
+
+def _one_block(node: _Node, depth: int) -> list[_Line]:
+    token = node.token
+    kind = token.type
+    if kind == "paragraph_open":
+        inline = next((child.token for child in node.children if child.token.type == "inline"), None)
+        return _text_lines(_rich_inline(inline)) if inline is not None else []
+    if kind == "heading_open":
+        inline = next((child.token for child in node.children if child.token.type == "inline"), None)
+        if inline is None or not inline.content.strip():
+            return []
+        return _text_lines(_rich_inline(inline, heading=True))
+    if kind in ("bullet_list_open", "ordered_list_open"):
+        return _list_lines(node, depth)
+    if kind == "blockquote_open":
+        return _quote_lines(_block_lines(node.children, depth, tight=False))
+    if kind in ("fence", "code_block"):
+        return _code_lines(token.content)
+    if kind == "hr":
+        return [_Line(HR_LINE)]
+    if kind == "table_open":
+        return _table_lines(node)
+    if kind == "html_block":
+        return _text_lines(_escape_keeping_slack_sequences(token.content.rstrip("\n")))
+    if kind == "inline":
+        return _text_lines(_rich_inline(token))
+    if node.children:
+        return _block_lines(node.children, depth, tight=False)
+    return _text_lines(_escape(token.content.rstrip("\n"))) if token.content.strip() else []
+
+
+def _block_lines(nodes: Sequence[_Node], depth: int, *, tight: bool) -> list[_Line]:
+    lines: list[_Line] = []
+    for node in nodes:
+        block = _one_block(node, depth)
+        if not block:
+            continue
+        if lines and not tight:
+            lines.append(_Line(""))
+        lines.extend(block)
+    return lines
+
+
+def _is_unclosed_fence(fence: Token, source_lines: int) -> bool:
+    """True if a ``fence`` token has no closing line (its content then runs to the end of its container)."""
+    if fence.map is None:
+        return False
+    start, end = fence.map
+    content = fence.content
+    content_lines = content.count("\n") + (0 if content.endswith("\n") or not content else 1)
+    return content_lines == end - start - 1 and end >= source_lines
+
+
+def _drop_partial_closing_fence(tokens: Sequence[Token], markdown: str) -> None:
+    """Streaming: hide a closing fence that is still being typed (``\\`\\```) at the end of an open fence."""
+    fences = [token for token in tokens if token.type == "fence"]
+    if not fences:
+        return
+    fence = fences[-1]
+    newlines = len(_NEWLINE_RE.findall(markdown))
+    source_lines = newlines + (0 if not markdown or markdown.endswith(("\n", "\r")) else 1)
+    if not _is_unclosed_fence(fence, source_lines) or fence.content.endswith("\n"):
+        return
+    head, _, last = fence.content.rpartition("\n")
+    fence_char = fence.markup[:1]
+    stripped = last.strip(" ")
+    if stripped and stripped == fence_char * len(stripped) and len(stripped) < len(fence.markup):
+        fence.content = head + "\n" if head else ""
+
+
+def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
+    """Render Claude's Markdown as Slack mrkdwn (see the module docstring for the full invariants).
+
+    Blocks are separated by one blank line, soft line breaks stay newlines, and the result has no trailing
+    whitespace. ``streaming=True`` is for interim text that is still growing: unclosed inline markers stay
+    literal (CommonMark already guarantees that), an unclosed code fence is rendered as a code block that is
+    closed at the end of the output (also true without ``streaming``), and additionally a closing fence that
+    is only partly typed (a last line of one or two backticks inside an open fence) is hidden instead of
+    flashing up as code content.
+    """
+    tokens = _PARSER.parse(markdown)
+    if streaming:
+        _drop_partial_closing_fence(tokens, markdown)
+    lines = _block_lines(_tree(tokens), 1, tight=False)
+    return "\n".join(line.text for line in lines).rstrip()
