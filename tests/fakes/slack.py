@@ -1,0 +1,1745 @@
+"""A protocol-faithful fake Slack workspace: Web API over HTTP and Socket Mode over WebSocket.
+
+``FakeSlack`` runs two servers on 127.0.0.1 that share one in-memory workspace:
+
+* a Web API server (``http://127.0.0.1:PORT/api/<method>``) that accepts query strings, form bodies,
+  multipart bodies and JSON bodies, answers like Slack (HTTP 200 with ``ok: false`` for API errors,
+  HTTP 429 with ``Retry-After`` when rate limited) and records every call;
+* a Socket Mode server (``ws://127.0.0.1:PORT/link?ticket=...``, the URL ``apps.connections.open``
+  hands out) that greets with ``hello``, delivers ``events_api`` envelopes, records acks and can
+  disconnect, drop, or half-open connections on demand.
+
+Messages the bot posts, edits or deletes through the Web API come back as events, like on Slack.
+
+Typical use::
+
+    fake = FakeSlack()
+    fake.start()
+    app = App(client=WebClient(token=BOT_TOKEN, base_url=fake.api_url))
+    ...
+    fake.user_says("C1", "U1", "<@UBOT> hello")
+    fake.wait_for(lambda f: len(f.thread("C1", ts)) == 2)
+    fake.stop()
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import email.parser
+import email.policy
+import inspect
+import itertools
+import json
+import logging
+import math
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.sync.server import Server, ServerConnection, serve
+
+__all__ = [
+    "APP_ID",
+    "APP_TOKEN",
+    "BOT_ID",
+    "BOT_TOKEN",
+    "BOT_USER_ID",
+    "OTHER_BOT_ID",
+    "OTHER_BOT_USER_ID",
+    "TEAM_ID",
+    "Call",
+    "FakeSlack",
+]
+
+TEAM_ID = "T0TEAM"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+APP_ID = "A0APP"
+BOT_TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-fake-app-token"
+OTHER_BOT_ID = "BOTHER"
+OTHER_BOT_USER_ID = "UOTHERBOT"
+OTHER_APP_ID = "A0OTHER"
+
+POST_TEXT_LIMIT = 40_000
+UPDATE_TEXT_LIMIT = 4_000
+REPLIES_MAX_LIMIT = 1_000
+
+ChannelKind = Literal["public", "private", "im", "mpim"]
+MentionOrder = Literal["mention_first", "message_first", "mention_only", "message_only"]
+Json = dict[str, Any]
+
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_FIRST_TS_MICROS = 1_700_000_000 * 1_000_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Call:
+    """One Web API call as the fake saw it (``status`` 0 means the connection was reset)."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    status: int
+    response: dict[str, Any]
+    time: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True if the response carried ``ok: true``."""
+        return bool(self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        """The ``error`` of the response, if any."""
+        return self.response.get("error")
+
+
+@dataclass
+class _Fault:
+    """A scripted failure for the next call of one method."""
+
+    status: int
+    error: str | None
+    delay: float
+    reset_connection: bool
+    retry_after: int | None
+
+
+class _Bucket:
+    """A token bucket running on the fake clock."""
+
+    def __init__(self, rate_per_second: float, burst: int) -> None:
+        self.rate = rate_per_second
+        self.capacity = float(max(1, burst))
+        self.tokens = self.capacity
+        self.stamp: float | None = None
+
+    def take(self, now: float) -> float:
+        """Take a token; return 0.0 if granted, else the fake seconds until one is available."""
+        if self.stamp is not None:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate if self.rate > 0 else math.inf
+
+
+@dataclass
+class _Outgoing:
+    """A text frame waiting for a Socket Mode connection (``envelope_id`` None for raw frames)."""
+
+    text: str
+    envelope_id: str | None
+
+
+@dataclass(eq=False)
+class _Link:
+    """One Socket Mode connection."""
+
+    id: int
+    ws: ServerConnection
+    opened_at: float
+    ready: bool = False
+    draining: bool = False
+    finished: bool = False
+    sent: list[str] = field(default_factory=list)
+
+
+class _SocketModeConnection(ServerConnection):
+    """A ServerConnection that counts pings and can withhold pongs for its FakeSlack."""
+
+    fake: FakeSlack
+
+    def __init__(self, sock: socket.socket, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
+        fake = self.fake
+        original_send_frame = protocol.send_frame
+
+        def send_frame(frame: Frame) -> None:
+            # The sans-I/O protocol answers pings itself by calling send_frame(PONG); skipping that call
+            # is the only way to stop pongs while keeping the connection otherwise alive.
+            if frame.opcode is Opcode.PONG and fake.block_pongs:
+                fake._note_withheld_pong()
+                return
+            original_send_frame(frame)
+
+        protocol.send_frame = send_frame  # type: ignore[method-assign]
+        super().__init__(sock, protocol, server, **kwargs)
+
+    def process_event(self, event: Any) -> None:
+        """Count client pings, then process normally."""
+        if isinstance(event, Frame) and event.opcode is Opcode.PING:
+            self.fake._note_ping()
+        super().process_event(event)
+
+
+class _ApiServer(ThreadingHTTPServer):
+    """The Web API HTTP server; handler threads are daemons."""
+
+    daemon_threads = True
+    fake: FakeSlack
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away; log anything else."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        log.error("fake Slack API handler failed", exc_info=exc)
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    """Routes every request to FakeSlack."""
+
+    server: _ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self.server.fake._serve_http(self)
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self.server.fake._serve_http(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+
+def _err(error: str) -> Json:
+    return {"ok": False, "error": error}
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return False
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _ts_decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _is_reply(message: Json) -> bool:
+    return "thread_ts" in message and message["thread_ts"] != message["ts"]
+
+
+def _parse_json_list(value: Any) -> tuple[list[Any] | None, bool]:
+    """Parse blocks/attachments that may arrive as a list or as a JSON string."""
+    if value is None:
+        return None, True
+    if isinstance(value, str):
+        if not value.strip():
+            return None, True
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None, False
+    return (value, True) if isinstance(value, list) else (None, False)
+
+
+def _parse_metadata(value: Any) -> tuple[Json | None, bool]:
+    """Validate message metadata: an object with a string event_type and an object event_payload."""
+    if value is None:
+        return None, True
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None, False
+    if not isinstance(value, dict):
+        return None, False
+    if not isinstance(value.get("event_type"), str) or not value["event_type"]:
+        return None, False
+    if not isinstance(value.get("event_payload"), dict):
+        return None, False
+    return value, True
+
+
+def _rich_text_blocks(text: str) -> list[Json]:
+    """A minimal rich_text block like Slack's client generates, with user mentions as user elements."""
+    elements: list[Json] = []
+    pos = 0
+    for match in _MENTION_RE.finditer(text):
+        if match.start() > pos:
+            elements.append({"type": "text", "text": text[pos : match.start()]})
+        elements.append({"type": "user", "user_id": match.group(1)})
+        pos = match.end()
+    if pos < len(text):
+        elements.append({"type": "text", "text": text[pos:]})
+    return [
+        {
+            "type": "rich_text",
+            "block_id": uuid.uuid4().hex[:5],
+            "elements": [{"type": "rich_text_section", "elements": elements}],
+        }
+    ]
+
+
+def _encode_cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> Decimal | None:
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not raw.startswith("next_ts:") or not raw[8:].isdigit() or len(raw) <= 14:
+        return None
+    digits = raw[8:]
+    return Decimal(f"{digits[:-6]}.{digits[-6:]}")
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    header = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
+    out: dict[str, Any] = {}
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        out[str(name)] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+    return out
+
+
+def _parse_request_params(query: str, content_type: str, raw: bytes) -> tuple[dict[str, Any], str | None]:
+    """Merge query string and body parameters; return them and a ``token`` parameter if one was sent.
+
+    Raises ValueError for a JSON body that is not an object.
+    """
+    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    token = params.pop("token", None)
+    ctype = content_type.split(";")[0].strip().lower()
+    if raw:
+        if ctype == "application/json":
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("JSON body must be an object")
+            data.pop("token", None)  # Slack does not read tokens from JSON bodies
+            params.update(data)
+        else:
+            if ctype == "multipart/form-data":
+                form = _parse_multipart(content_type, raw)
+            else:
+                form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
+            body_token = form.pop("token", None)
+            token = _opt_str(body_token) or token
+            params.update(form)
+    return params, token
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _reset_socket(handler: BaseHTTPRequestHandler) -> None:
+    """Abort the HTTP connection with a TCP RST instead of a response."""
+    handler.close_connection = True
+    with contextlib.suppress(OSError):
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        handler.connection.close()
+
+
+def _describe(predicate: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsource(predicate).strip()
+    except (OSError, TypeError):
+        return repr(predicate)
+
+
+class FakeSlack:
+    """A fake Slack workspace serving the Web API and Socket Mode on 127.0.0.1."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        ts_from_clock: bool = True,
+        server_ping_interval: float | None = None,
+        close_timeout: float = 1.0,
+    ) -> None:
+        """Create a stopped fake.
+
+        ``time_scale`` speeds up the fake clock used by rate-limit buckets and Retry-After windows
+        (10.0 means a window advertised as ``Retry-After: 1`` closes after 0.1 wall seconds).
+        ``ts_from_clock`` makes message ts values follow the wall clock like Slack's (still strictly
+        increasing); False gives deterministic ``1700000000.000001``-style values.
+        ``server_ping_interval`` makes the server ping clients (None: the server only answers pings).
+        """
+        self.time_scale = time_scale
+        self.ts_from_clock = ts_from_clock
+        self.server_ping_interval = server_ping_interval
+        self.close_timeout = close_timeout
+        self.block_pongs = False
+        self.redeliver_unacked_on_reconnect = True
+        self.single_use_tickets = False
+
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._send_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._ts_last = _FIRST_TS_MICROS
+        self._event_ids = itertools.count(1)
+        self._link_ids = itertools.count(1)
+        self._round_robin = 0
+        self._links: list[_Link] = []
+        self._tickets: set[str] = set()
+        self._used_tickets: set[str] = set()
+        self._timers: list[threading.Timer] = []
+
+        self._http: _ApiServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._ws: Server | None = None
+        self._ws_thread: threading.Thread | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], Json]] = {
+            "auth.test": self._api_auth_test,
+            "apps.connections.open": self._api_connections_open,
+            "chat.postMessage": self._api_post_message,
+            "chat.update": self._api_update,
+            "chat.delete": self._api_delete,
+            "conversations.replies": self._api_replies,
+            "conversations.info": self._api_conversations_info,
+            "users.info": self._api_users_info,
+        }
+        self.users: dict[str, Json] = {}
+        self.channels: dict[str, Json] = {}
+        self._messages: dict[str, dict[str, Json]] = {}
+        self._clear_state_locked()
+        self._load_defaults_locked()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSlack:
+        """Start both servers on ephemeral ports; return self."""
+        self._stopping.clear()
+        http_server = _ApiServer(("127.0.0.1", 0), _ApiHandler)
+        http_server.fake = self
+        self._http = http_server
+        self._http_thread = threading.Thread(
+            target=http_server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-slack-api",
+            daemon=True,
+        )
+        self._http_thread.start()
+
+        connection_class = type("_BoundSocketModeConnection", (_SocketModeConnection,), {"fake": self})
+        self._ws = serve(
+            self._ws_handler,
+            "127.0.0.1",
+            0,
+            process_request=self._ws_process_request,
+            compression=None,
+            ping_interval=self.server_ping_interval,
+            ping_timeout=self.server_ping_interval,
+            close_timeout=self.close_timeout,
+            create_connection=connection_class,
+            logger=logging.getLogger(f"{__name__}.socket_mode"),
+        )
+        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-slack-ws", daemon=True)
+        self._ws_thread.start()
+        # websockets runs connection handlers in non-daemon threads; make sure a forgotten stop() cannot
+        # keep the interpreter from exiting while a client still holds a connection open.
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            with contextlib.suppress(RuntimeError):
+                register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers, killing open connections without waiting for clients."""
+        self._stopping.set()
+        with self._lock:
+            timers, self._timers = self._timers, []
+            links = list(self._links)
+        for timer in timers:
+            timer.cancel()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self._ws is not None:
+            for link in links:
+                self._kill_socket(link.ws, rst=False)
+            self._ws.shutdown()
+            self._ws = None
+        for thread in (self._http_thread, self._ws_thread):
+            if thread is not None:
+                thread.join(timeout=2.0)
+        self._http_thread = self._ws_thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        """Base URL for ``WebClient(base_url=...)``, e.g. ``http://127.0.0.1:PORT/api/``."""
+        if self._http is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._http.server_address[1]}/api/"
+
+    @property
+    def socket_url(self) -> str:
+        """Socket Mode base URL without a ticket, e.g. ``ws://127.0.0.1:PORT/link``."""
+        if self._ws is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/link"
+
+    def reset(self) -> None:
+        """Restore the default workspace and clear calls, events, acks, limits and faults.
+
+        Servers and open connections stay; connection counters restart from zero.
+        """
+        with self._lock:
+            self._clear_state_locked()
+            self._load_defaults_locked()
+            for link in self._links:
+                link.sent.clear()
+            self._cond.notify_all()
+
+    def _clear_state_locked(self) -> None:
+        self._calls: list[Call] = []
+        self._rate_limited: list[Call] = []
+        self._violations: list[Call] = []
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._method_buckets: dict[str, _Bucket] = {}
+        self._post_limit: tuple[float, int] | None = None
+        self._post_buckets: dict[str, _Bucket] = {}
+        self._retry_windows: dict[tuple[str, str], float] = {}
+        self._events: list[Json] = []
+        self._envelopes: dict[str, Json] = {}
+        self._delivered: list[str] = []
+        self._acks: list[str] = []
+        self._ack_messages: list[Json] = []
+        self._client_messages: list[str] = []
+        self._unacked: dict[str, int] = {}
+        self._outbox: deque[_Outgoing] = deque()
+        self._connections_opened = 0
+        self._connection_times: list[float] = []
+        self._disconnection_times: list[float] = []
+        self._pings_received = 0
+        self._pongs_withheld = 0
+        self.block_pongs = False
+        self.redeliver_unacked_on_reconnect = True
+
+    def _load_defaults_locked(self) -> None:
+        self.users = {}
+        self.channels = {}
+        self._messages = {}
+        self.add_user("U1", name="alice")
+        self.add_user("U2", name="bob")
+        self.add_user("U3", name="carol")
+        self.add_user(BOT_USER_ID, name="bot", is_bot=True)
+        self.add_user(OTHER_BOT_USER_ID, name="otherbot", is_bot=True)
+        self.add_channel("C1", "general", members=("U1", "U2", "U3"))
+        self.add_channel("C2", "random", members=("U1", "U2"))
+        self.add_channel("G1", "secret", kind="private", members=("U1",))
+        self.add_channel("C9", "nobot", members=("U1", "U2"), bot_member=False)
+        self.add_channel("D1", "", kind="im", members=("U1",))
+
+    # ------------------------------------------------------------------ workspace
+
+    def add_user(
+        self,
+        id: str,
+        name: str | None = None,
+        team_id: str = TEAM_ID,
+        is_bot: bool = False,
+        deleted: bool = False,
+        real_name: str | None = None,
+    ) -> Json:
+        """Add (or replace) a user and return its record."""
+        name = name or id.lower()
+        user = {
+            "id": id,
+            "team_id": team_id,
+            "name": name,
+            "real_name": real_name or name.title(),
+            "is_bot": is_bot,
+            "deleted": deleted,
+        }
+        with self._lock:
+            self.users[id] = user
+        return user
+
+    def add_channel(
+        self,
+        id: str,
+        name: str,
+        kind: ChannelKind = "public",
+        members: Iterable[str] = (),
+        bot_member: bool = True,
+        archived: bool = False,
+        ext_shared: bool = False,
+    ) -> Json:
+        """Add (or replace) a conversation and return its record."""
+        if kind not in ("public", "private", "im", "mpim"):
+            raise ValueError(f"unknown channel kind {kind!r}")
+        member_set = set(members)
+        if bot_member:
+            member_set.add(BOT_USER_ID)
+        channel = {
+            "id": id,
+            "name": name,
+            "is_channel": kind == "public",
+            "is_group": kind == "private",
+            "is_im": kind == "im",
+            "is_mpim": kind == "mpim",
+            "is_private": kind != "public",
+            "is_archived": archived,
+            "is_ext_shared": ext_shared,
+            "members": member_set,
+            "created": 1_600_000_000,
+        }
+        with self._lock:
+            self.channels[id] = channel
+            self._messages.setdefault(id, {})
+        return channel
+
+    def set_bot_member(self, channel: str, member: bool = True) -> None:
+        """Add the bot to a channel or remove it."""
+        with self._lock:
+            members = self.channels[channel]["members"]
+            if member:
+                members.add(BOT_USER_ID)
+            else:
+                members.discard(BOT_USER_ID)
+
+    def archive_channel(self, channel: str, archived: bool = True) -> None:
+        """Archive or unarchive a channel."""
+        with self._lock:
+            self.channels[channel]["is_archived"] = archived
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            micros = self._ts_last + 1
+            if self.ts_from_clock:
+                micros = max(micros, int(time.time() * 1_000_000))
+            self._ts_last = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _channel_type(self, channel: Json) -> str:
+        if channel["is_im"]:
+            return "im"
+        if channel["is_mpim"]:
+            return "mpim"
+        return "group" if channel["is_group"] else "channel"
+
+    def _resolve_channel(self, value: Any) -> str | None:
+        """Resolve a channel id, ``#name``, name, or user id (the bot's DM with that user)."""
+        key = _opt_str(value)
+        if not key:
+            return None
+        if key in self.channels:
+            return key
+        if key in self.users:
+            for cid, channel in self.channels.items():
+                if channel["is_im"] and channel["members"] == {key, BOT_USER_ID}:
+                    return cid
+            return None
+        name = key.lstrip("#")
+        for cid, channel in self.channels.items():
+            if channel["name"] == name and not channel["is_im"]:
+                return cid
+        return None
+
+    def _visible_to_bot(self, channel: Json) -> bool:
+        return not channel["is_private"] or BOT_USER_ID in channel["members"]
+
+    def _bot_profile(self, bot_id: str = BOT_ID, app_id: str = APP_ID, name: str = "bot") -> Json:
+        return {
+            "id": bot_id,
+            "app_id": app_id,
+            "name": name,
+            "deleted": False,
+            "team_id": TEAM_ID,
+            "updated": 1_600_000_000,
+            "icons": {"image_36": "https://fake.slack.invalid/bot_36.png"},
+        }
+
+    def _store_message_locked(self, channel_id: str, message: Json, thread_ts: str | None) -> None:
+        """Store a new message; attach it to its thread (or leave it orphaned like Slack does)."""
+        messages = self._messages[channel_id]
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+            parent = messages.get(thread_ts)
+            if parent is not None and not _is_reply(parent):
+                message["parent_user_id"] = parent.get("user")
+        messages[message["ts"]] = message
+        if thread_ts:
+            self._recount_thread_locked(channel_id, thread_ts)
+
+    def _recount_thread_locked(self, channel_id: str, parent_ts: str) -> None:
+        messages = self._messages[channel_id]
+        parent = messages.get(parent_ts)
+        if parent is None or _is_reply(parent):
+            return
+        replies = [m for m in messages.values() if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
+        if replies:
+            users = list(dict.fromkeys(m.get("user") for m in replies if m.get("user")))
+            parent.update(
+                thread_ts=parent_ts,
+                reply_count=len(replies),
+                reply_users=users,
+                reply_users_count=len(users),
+                latest_reply=replies[-1]["ts"],
+            )
+        elif parent.get("subtype") == "tombstone":
+            del messages[parent_ts]
+        else:
+            for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
+                parent.pop(key, None)
+
+    def _remove_message_locked(self, channel_id: str, ts: str) -> Json:
+        """Delete a message; a thread parent with replies becomes a tombstone, like on Slack."""
+        messages = self._messages[channel_id]
+        old = messages[ts]
+        if _is_reply(old):
+            del messages[ts]
+            self._recount_thread_locked(channel_id, old["thread_ts"])
+        elif old.get("reply_count"):
+            messages[ts] = {
+                "type": "message",
+                "subtype": "tombstone",
+                "text": "This message was deleted.",
+                "user": "USLACKBOT",
+                "hidden": True,
+                "ts": ts,
+                **{
+                    k: old[k]
+                    for k in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply")
+                    if k in old
+                },
+            }
+        else:
+            del messages[ts]
+        return old
+
+    @staticmethod
+    def _public(message: Json, *, with_metadata: bool = True) -> Json:
+        out = copy.deepcopy(message)
+        if not with_metadata:
+            out.pop("metadata", None)
+        return out
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every Web API call so far (a snapshot)."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_for(self, method: str) -> list[Call]:
+        """Calls of one Web API method."""
+        with self._lock:
+            return [c for c in self._calls if c.method == method]
+
+    @property
+    def rate_limited_calls(self) -> list[Call]:
+        """Calls answered with HTTP 429."""
+        with self._lock:
+            return list(self._rate_limited)
+
+    @property
+    def violations(self) -> list[Call]:
+        """Calls that arrived while a Retry-After window for them was still open."""
+        with self._lock:
+            return list(self._violations)
+
+    @property
+    def events(self) -> list[Json]:
+        """Every event pushed to the bot (first deliveries only, not retries), in order."""
+        with self._lock:
+            return copy.deepcopy(self._events)
+
+    @property
+    def envelopes(self) -> list[Json]:
+        """Every events_api envelope created, including retries, in order."""
+        with self._lock:
+            return copy.deepcopy(list(self._envelopes.values()))
+
+    def envelope(self, envelope_id: str) -> Json:
+        """One envelope by id."""
+        with self._lock:
+            return copy.deepcopy(self._envelopes[envelope_id])
+
+    @property
+    def delivered(self) -> list[str]:
+        """Envelope ids written to a Socket Mode connection, in order."""
+        with self._lock:
+            return list(self._delivered)
+
+    @property
+    def acks(self) -> list[str]:
+        """Envelope ids acknowledged by clients, in order (duplicates kept)."""
+        with self._lock:
+            return list(self._acks)
+
+    @property
+    def ack_messages(self) -> list[Json]:
+        """The full ack messages (``{"envelope_id": ..., "payload": ...}``)."""
+        with self._lock:
+            return copy.deepcopy(self._ack_messages)
+
+    @property
+    def client_messages(self) -> list[str]:
+        """Frames from clients that were not acks."""
+        with self._lock:
+            return list(self._client_messages)
+
+    @property
+    def pending(self) -> int:
+        """Frames queued because no connection is ready."""
+        with self._lock:
+            return len(self._outbox)
+
+    @property
+    def connections_opened(self) -> int:
+        """Socket Mode connections that got their ``hello`` since the last reset."""
+        with self._lock:
+            return self._connections_opened
+
+    @property
+    def connection_times(self) -> list[float]:
+        """time.monotonic() of each ``hello`` since the last reset."""
+        with self._lock:
+            return list(self._connection_times)
+
+    @property
+    def disconnection_times(self) -> list[float]:
+        """time.monotonic() of each connection end since the last reset."""
+        with self._lock:
+            return list(self._disconnection_times)
+
+    @property
+    def open_connections(self) -> int:
+        """Socket Mode connections currently open."""
+        with self._lock:
+            return sum(1 for link in self._links if not link.finished)
+
+    @property
+    def pings_received(self) -> int:
+        """WebSocket pings received from clients since the last reset."""
+        with self._lock:
+            return self._pings_received
+
+    @property
+    def pongs_withheld(self) -> int:
+        """Pongs not sent because ``block_pongs`` was set."""
+        with self._lock:
+            return self._pongs_withheld
+
+    def messages(self, channel: str) -> list[Json]:
+        """All messages of a channel (replies included) in ts order."""
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._messages.get(channel, {}).values()]
+
+    def message(self, channel: str, ts: str) -> Json | None:
+        """One message, or None."""
+        with self._lock:
+            found = self._messages.get(channel, {}).get(ts)
+            return copy.deepcopy(found) if found is not None else None
+
+    def thread(self, channel: str, thread_ts: str) -> list[Json]:
+        """The parent (if it exists) followed by its replies in ts order."""
+        with self._lock:
+            return [
+                copy.deepcopy(m)
+                for m in self._messages.get(channel, {}).values()
+                if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
+            ]
+
+    def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 5.0) -> Any:
+        """Wait until ``predicate(self)`` is truthy and return its value.
+
+        Exceptions from the predicate count as "not yet". Raises AssertionError on timeout.
+        The predicate runs with the fake's lock held; it must not push events or send frames.
+        """
+        deadline = time.monotonic() + timeout
+        last_exc: BaseException | None = None
+        with self._cond:
+            while True:
+                try:
+                    value = predicate(self)
+                except Exception as exc:
+                    last_exc = exc
+                else:
+                    if value:
+                        return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(min(remaining, 0.05))
+            raise AssertionError(self._timeout_report(_describe(predicate), timeout, last_exc))
+
+    def _timeout_report(self, what: str, timeout: float, last_exc: BaseException | None) -> str:
+        recent = [
+            f"  {c.method} -> {c.status} {c.response.get('error') or ('ok' if c.ok else '')}"
+            for c in self._calls[-10:]
+        ]
+        lines = [
+            f"FakeSlack.wait_for timed out after {timeout}s waiting for: {what}",
+            f"last predicate error: {last_exc!r}" if last_exc else "predicate stayed falsy",
+            f"connections: open={sum(1 for link in self._links if not link.finished)} "
+            f"opened_since_reset={self._connections_opened}; queued frames={len(self._outbox)}; "
+            f"envelopes={len(self._envelopes)} delivered={len(self._delivered)} acks={len(self._acks)}",
+            f"last {len(recent)} of {len(self._calls)} calls:",
+            *recent,
+        ]
+        return "\n".join(lines)
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> None:
+        """Wait until a client acks ``envelope_id``."""
+        self.wait_for(lambda f: envelope_id in f._acks, timeout)
+
+    def wait_for_connection(self, n: int = 1, timeout: float = 5.0) -> None:
+        """Wait until ``n`` connections got their ``hello`` since the last reset."""
+        self.wait_for(lambda f: f._connections_opened >= n, timeout)
+
+    # ------------------------------------------------------------------ limits and faults
+
+    def set_rate_limit(self, method: str, per_minute: float, burst: int) -> None:
+        """Rate-limit a method workspace-wide with a token bucket."""
+        with self._lock:
+            self._method_buckets[method] = _Bucket(per_minute / 60.0, burst)
+
+    def set_post_limit(self, per_second: float = 1.0, burst: int = 5) -> None:
+        """Rate-limit chat.postMessage per channel with a token bucket."""
+        with self._lock:
+            self._post_limit = (per_second, burst)
+            self._post_buckets = {}
+
+    def clear_rate_limits(self) -> None:
+        """Remove all rate limits and open Retry-After windows."""
+        with self._lock:
+            self._method_buckets = {}
+            self._post_limit = None
+            self._post_buckets = {}
+            self._retry_windows = {}
+
+    def fail_next(
+        self,
+        method: str,
+        n: int = 1,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        delay: float = 0.0,
+        reset_connection: bool = False,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next ``n`` calls of ``method`` fail.
+
+        After sleeping ``delay`` seconds the call is answered with HTTP ``status`` and, if ``error``,
+        ``{"ok": false, "error": error}``; if neither status nor error is set it is then served normally
+        (a slow call). ``reset_connection`` aborts the TCP connection without a response.
+        ``status=429`` adds ``Retry-After`` (``retry_after`` or 1) and defaults the error to ratelimited.
+        """
+        fault = _Fault(status, error, delay, reset_connection, retry_after)
+        with self._lock:
+            self._faults.setdefault(method, deque()).extend(copy.copy(fault) for _ in range(n))
+
+    def _fake_now(self, wall: float) -> float:
+        return wall * self.time_scale
+
+    def _window_keys(self, method: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = [("method", method)]
+        if method == "chat.postMessage":
+            keys.append(("post", self._resolve_channel(params.get("channel")) or str(params.get("channel"))))
+        return keys
+
+    def _open_window_locked(self, key: tuple[str, str], now: float, retry_after: int) -> None:
+        end = now + retry_after / self.time_scale
+        self._retry_windows[key] = max(end, self._retry_windows.get(key, 0.0))
+
+    def _in_retry_window_locked(self, method: str, params: dict[str, Any], now: float) -> bool:
+        return any(self._retry_windows.get(key, 0.0) > now for key in self._window_keys(method, params))
+
+    def _check_limits_locked(self, method: str, params: dict[str, Any], now: float) -> int | None:
+        """Take rate-limit tokens; return a Retry-After in seconds if the call is over a limit."""
+        fake_now = self._fake_now(now)
+        bucket = self._method_buckets.get(method)
+        if bucket is not None:
+            wait = bucket.take(fake_now)
+            if wait > 0:
+                retry_after = 60 if math.isinf(wait) else max(1, math.ceil(wait))
+                self._open_window_locked(("method", method), now, retry_after)
+                return retry_after
+        if method == "chat.postMessage" and self._post_limit is not None:
+            channel = self._resolve_channel(params.get("channel")) or str(params.get("channel"))
+            per_second, burst = self._post_limit
+            post_bucket = self._post_buckets.setdefault(channel, _Bucket(per_second, burst))
+            wait = post_bucket.take(fake_now)
+            if wait > 0:
+                retry_after = 60 if math.isinf(wait) else max(1, math.ceil(wait))
+                self._open_window_locked(("post", channel), now, retry_after)
+                return retry_after
+        return None
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            queue = self._faults.get(method)
+            return queue.popleft() if queue else None
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _serve_http(self, handler: _ApiHandler) -> None:
+        arrived = time.monotonic()
+        split = urlsplit(handler.path)
+        if not split.path.startswith("/api/"):
+            self._write_http(handler, 404, None, {})
+            return
+        method = split.path[len("/api/") :]
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length > 0 else b""
+        headers = dict(handler.headers.items())
+        parse_error: str | None = None
+        try:
+            params, param_token = _parse_request_params(
+                split.query, handler.headers.get("Content-Type", ""), raw
+            )
+        except ValueError:
+            params, param_token, parse_error = {}, None, "invalid_json"
+        token = _bearer(handler.headers.get("Authorization")) or param_token
+
+        fault = self._take_fault(method)
+        if fault is not None and fault.delay > 0:
+            self._stopping.wait(fault.delay)
+        if fault is not None and fault.reset_connection:
+            with self._lock:
+                self._record_locked(Call(method, params, token, 0, {}, arrived, headers), violation=False)
+            _reset_socket(handler)
+            return
+
+        extra: dict[str, str] = {}
+        with self._lock:
+            violation = self._in_retry_window_locked(method, params, arrived)
+            body: Json | None
+            if fault is not None and (fault.error is not None or fault.status != 200):
+                status = fault.status
+                error = fault.error or ("ratelimited" if status == 429 else None)
+                body = _err(error) if error else None
+                if status == 429:
+                    retry_after = fault.retry_after or 1
+                    extra["Retry-After"] = str(retry_after)
+                    self._open_window_locked(("method", method), arrived, retry_after)
+            elif parse_error is not None:
+                status, body = 200, _err(parse_error)
+            else:
+                status, body, extra = self._process_call_locked(method, params, token, arrived)
+            self._record_locked(Call(method, params, token, status, body or {}, arrived, headers), violation)
+        self._write_http(handler, status, body, extra)
+        self._pump()
+
+    def _record_locked(self, call: Call, violation: bool) -> None:
+        self._calls.append(call)
+        if call.status == 429:
+            self._rate_limited.append(call)
+        if violation:
+            self._violations.append(call)
+        self._cond.notify_all()
+
+    @staticmethod
+    def _write_http(handler: _ApiHandler, status: int, body: Json | None, extra: dict[str, str]) -> None:
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in extra.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(data)
+
+    def _process_call_locked(
+        self, method: str, params: dict[str, Any], token: str | None, now: float
+    ) -> tuple[int, Json, dict[str, str]]:
+        handler = self._handlers.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
+        if token not in (BOT_TOKEN, APP_TOKEN):
+            return 200, _err("invalid_auth"), {}
+        if token != (APP_TOKEN if method in _APP_TOKEN_METHODS else BOT_TOKEN):
+            return 200, _err("not_allowed_token_type"), {}
+        retry_after = self._check_limits_locked(method, params, now)
+        if retry_after is not None:
+            return 429, _err("ratelimited"), {"Retry-After": str(retry_after)}
+        return 200, handler(params), {}
+
+    # ------------------------------------------------------------------ Web API methods
+
+    def _api_auth_test(self, params: dict[str, Any]) -> Json:
+        return {
+            "ok": True,
+            "url": "https://fake-team.slack.com/",
+            "team": "Fake Team",
+            "user": "bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _api_connections_open(self, params: dict[str, Any]) -> Json:
+        ticket = str(uuid.uuid4())
+        self._tickets.add(ticket)
+        return {"ok": True, "url": f"{self.socket_url}?ticket={ticket}"}
+
+    def _api_post_message(self, params: dict[str, Any]) -> Json:
+        channel_id = self._resolve_channel(params.get("channel"))
+        if channel_id is None:
+            return _err("channel_not_found")
+        channel = self.channels[channel_id]
+        if BOT_USER_ID not in channel["members"]:
+            # Slack hides private conversations the bot is not in.
+            return _err("channel_not_found" if channel["is_private"] else "not_in_channel")
+        if channel["is_archived"]:
+            return _err("is_archived")
+        blocks, blocks_ok = _parse_json_list(params.get("blocks"))
+        attachments, attachments_ok = _parse_json_list(params.get("attachments"))
+        if not blocks_ok:
+            return _err("invalid_blocks_format")
+        if not attachments_ok:
+            return _err("invalid_attachments")
+        text = _opt_str(params.get("text"))
+        if not text and not blocks and not attachments:
+            return _err("no_text")
+        metadata, metadata_ok = _parse_metadata(params.get("metadata"))
+        if not metadata_ok:
+            return _err("invalid_metadata_format")
+        warning = None
+        if text is not None and len(text) > POST_TEXT_LIMIT:
+            text, warning = text[:POST_TEXT_LIMIT], "message_truncated"
+        message: Json = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "text": text or "",
+            "ts": self._next_ts(),
+            "team": TEAM_ID,
+            "bot_profile": self._bot_profile(),
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        if attachments:
+            message["attachments"] = attachments
+        if metadata is not None:
+            message["metadata"] = metadata
+        thread_ts = _opt_str(params.get("thread_ts")) or None
+        if thread_ts and _truthy(params.get("reply_broadcast")):
+            message["subtype"] = "thread_broadcast"
+        self._store_message_locked(channel_id, message, thread_ts)
+        self._emit_message_locked(channel_id, message)
+        body: Json = {
+            "ok": True,
+            "channel": channel_id,
+            "ts": message["ts"],
+            "message": self._public(message),
+        }
+        if warning:
+            body["warning"] = warning
+            body["response_metadata"] = {"warnings": [warning]}
+        return body
+
+    def _api_update(self, params: dict[str, Any]) -> Json:
+        channel_id = self._resolve_channel(params.get("channel"))
+        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+            return _err("channel_not_found")
+        ts = _opt_str(params.get("ts")) or ""
+        message = self._messages[channel_id].get(ts)
+        if message is None or message.get("subtype") == "tombstone":
+            return _err("message_not_found")
+        if message.get("bot_id") != BOT_ID:
+            return _err("cant_update_message")
+        if self.channels[channel_id]["is_archived"]:
+            return _err("is_archived")
+        text = _opt_str(params.get("text"))
+        blocks, blocks_ok = _parse_json_list(params.get("blocks"))
+        attachments, attachments_ok = _parse_json_list(params.get("attachments"))
+        if not blocks_ok:
+            return _err("invalid_blocks_format")
+        if not attachments_ok:
+            return _err("invalid_attachments")
+        if text is None and blocks is None and attachments is None:
+            return _err("no_text")
+        if text is not None and len(text) > UPDATE_TEXT_LIMIT:
+            return _err("msg_too_long")
+        metadata, metadata_ok = _parse_metadata(params.get("metadata"))
+        if not metadata_ok:
+            return _err("invalid_metadata_format")
+        previous = self._public(message)
+        if text is not None:
+            message["text"] = text
+        for key, value in (("blocks", blocks), ("attachments", attachments)):
+            if value is not None:
+                if value:
+                    message[key] = value
+                else:
+                    message.pop(key, None)
+        if metadata is not None:
+            message["metadata"] = metadata
+        edit_ts = self._next_ts()
+        message["edited"] = {"user": BOT_USER_ID, "ts": edit_ts}
+        self._emit_changed_locked(channel_id, message, previous, edit_ts)
+        return {
+            "ok": True,
+            "channel": channel_id,
+            "ts": ts,
+            "text": message["text"],
+            "message": self._public(message),
+        }
+
+    def _api_delete(self, params: dict[str, Any]) -> Json:
+        channel_id = self._resolve_channel(params.get("channel"))
+        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+            return _err("channel_not_found")
+        ts = _opt_str(params.get("ts")) or ""
+        message = self._messages[channel_id].get(ts)
+        if message is None or message.get("subtype") == "tombstone":
+            return _err("message_not_found")
+        if message.get("bot_id") != BOT_ID:
+            return _err("cant_delete_message")
+        old = self._remove_message_locked(channel_id, ts)
+        self._emit_deleted_locked(channel_id, old)
+        return {"ok": True, "channel": channel_id, "ts": ts}
+
+    def _api_replies(self, params: dict[str, Any]) -> Json:
+        channel_id = self._resolve_channel(params.get("channel"))
+        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+            return _err("channel_not_found")
+        messages = self._messages[channel_id]
+        ts = _opt_str(params.get("ts")) or ""
+        target = messages.get(ts)
+        if target is None:
+            return _err("thread_not_found")
+        root = target["thread_ts"] if _is_reply(target) else ts
+        items = [m for m in messages.values() if m["ts"] == root or m.get("thread_ts") == root]
+        oldest = _ts_decimal(params.get("oldest") or "0")
+        latest = _ts_decimal(params.get("latest")) if params.get("latest") else None
+        inclusive = _truthy(params.get("inclusive"))
+        if oldest is None or (params.get("latest") and latest is None):
+            return _err("invalid_ts_oldest" if oldest is None else "invalid_ts_latest")
+
+        def in_range(message: Json) -> bool:
+            if message["ts"] == root:
+                return True  # Slack always returns the parent
+            value = Decimal(message["ts"])
+            above = value > oldest or (inclusive and value == oldest)
+            below = latest is None or value < latest or (inclusive and value == latest)
+            return above and below
+
+        items = [m for m in items if in_range(m)]
+        try:
+            limit = int(params.get("limit") or REPLIES_MAX_LIMIT)
+        except (TypeError, ValueError):
+            return _err("invalid_limit")
+        limit = min(max(limit, 1), REPLIES_MAX_LIMIT)
+        start = 0
+        cursor = _opt_str(params.get("cursor"))
+        if cursor:
+            position = _decode_cursor(cursor)
+            if position is None:
+                return _err("invalid_cursor")
+            start = next((i for i, m in enumerate(items) if Decimal(m["ts"]) >= position), len(items))
+        page = items[start : start + limit]
+        has_more = start + limit < len(items)
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        return {
+            "ok": True,
+            "messages": [self._public(m, with_metadata=with_metadata) for m in page],
+            "has_more": has_more,
+            "response_metadata": {
+                "next_cursor": _encode_cursor(items[start + limit]["ts"]) if has_more else ""
+            },
+        }
+
+    def _api_conversations_info(self, params: dict[str, Any]) -> Json:
+        channel_id = self._resolve_channel(params.get("channel"))
+        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+            return _err("channel_not_found")
+        channel = self.channels[channel_id]
+        info: Json = {k: v for k, v in channel.items() if k != "members"}
+        info.update(
+            is_member=BOT_USER_ID in channel["members"],
+            context_team_id=TEAM_ID,
+            is_shared=channel["is_ext_shared"],
+            is_org_shared=False,
+        )
+        if channel["is_im"]:
+            info.pop("name", None)
+            others = sorted(channel["members"] - {BOT_USER_ID})
+            info["user"] = others[0] if others else BOT_USER_ID
+        if _truthy(params.get("include_num_members")) and not channel["is_im"]:
+            info["num_members"] = len(channel["members"])
+        return {"ok": True, "channel": info}
+
+    def _api_users_info(self, params: dict[str, Any]) -> Json:
+        user = self.users.get(_opt_str(params.get("user")) or "")
+        if user is None:
+            return _err("user_not_found")
+        out = copy.deepcopy(user)
+        out["profile"] = {
+            "real_name": user["real_name"],
+            "display_name": user["name"],
+            "team": user["team_id"],
+        }
+        return {"ok": True, "user": out}
+
+    # ------------------------------------------------------------------ events
+
+    def _envelope_locked(
+        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> Json:
+        channel = self.channels.get(_opt_str(event.get("channel")) or "")
+        envelope = {
+            "type": "events_api",
+            "envelope_id": str(uuid.uuid4()),
+            "payload": {
+                "token": "verif",
+                "team_id": TEAM_ID,
+                "context_team_id": TEAM_ID,
+                "api_app_id": APP_ID,
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{next(self._event_ids):010d}",
+                "event_time": int(time.time()),
+                "authorizations": [
+                    {
+                        "team_id": TEAM_ID,
+                        "user_id": BOT_USER_ID,
+                        "is_bot": True,
+                        "is_enterprise_install": False,
+                    }
+                ],
+                "is_ext_shared_channel": bool(channel and channel["is_ext_shared"]),
+                "event_context": "4-fake",
+            },
+            "accepts_response_payload": False,
+            "retry_attempt": retry_attempt,
+            "retry_reason": retry_reason,
+        }
+        self._envelopes[envelope["envelope_id"]] = envelope
+        return envelope
+
+    def _enqueue_envelope_locked(self, envelope: Json, *, front: bool = False) -> None:
+        item = _Outgoing(json.dumps(envelope), envelope["envelope_id"])
+        if front:
+            self._outbox.appendleft(item)
+        else:
+            self._outbox.append(item)
+        self._cond.notify_all()
+
+    def _push_locked(
+        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> str:
+        envelope = self._envelope_locked(copy.deepcopy(event), event_id, retry_attempt, retry_reason)
+        self._events.append(copy.deepcopy(envelope["payload"]["event"]))
+        self._enqueue_envelope_locked(envelope)
+        return envelope["envelope_id"]
+
+    def _retry_of_locked(self, envelope_id: str) -> Json:
+        original = self._envelopes[envelope_id]
+        return self._envelope_locked(
+            copy.deepcopy(original["payload"]["event"]),
+            original["payload"]["event_id"],
+            int(original.get("retry_attempt") or 0) + 1,
+            "timeout",
+        )
+
+    def _bot_receives(self, channel: Json) -> bool:
+        return BOT_USER_ID in channel["members"]
+
+    def _emit_message_locked(self, channel_id: str, message: Json) -> None:
+        channel = self.channels[channel_id]
+        if not self._bot_receives(channel):
+            return
+        event = self._public(message, with_metadata=False)
+        event.update(channel=channel_id, event_ts=message["ts"], channel_type=self._channel_type(channel))
+        self._push_locked(event)
+
+    def _emit_changed_locked(self, channel_id: str, message: Json, previous: Json, event_ts: str) -> None:
+        channel = self.channels[channel_id]
+        if not self._bot_receives(channel):
+            return
+        self._push_locked(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "message": self._public(message, with_metadata=False),
+                "previous_message": self._public(previous, with_metadata=False),
+                "channel": channel_id,
+                "ts": event_ts,
+                "event_ts": event_ts,
+                "channel_type": self._channel_type(channel),
+            }
+        )
+
+    def _emit_deleted_locked(self, channel_id: str, old: Json) -> None:
+        channel = self.channels[channel_id]
+        if not self._bot_receives(channel):
+            return
+        event_ts = self._next_ts()
+        event: Json = {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "deleted_ts": old["ts"],
+            "previous_message": self._public(old, with_metadata=False),
+            "channel": channel_id,
+            "ts": event_ts,
+            "event_ts": event_ts,
+            "channel_type": self._channel_type(channel),
+        }
+        if _is_reply(old):
+            event["thread_ts"] = old["thread_ts"]
+        self._push_locked(event)
+
+    def user_says(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        files: list[Json] | None = None,
+        subtype: str | None = None,
+        blocks: list[Json] | None = None,
+        mention_order: MentionOrder = "mention_first",
+    ) -> str:
+        """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts."""
+        if mention_order not in ("mention_first", "message_first", "mention_only", "message_only"):
+            raise ValueError(f"unknown mention_order {mention_order!r}")
+        with self._lock:
+            chan = self.channels[channel]
+            team = self.users.get(user, {}).get("team_id", TEAM_ID)
+            message: Json = {
+                "client_msg_id": str(uuid.uuid4()),
+                "type": "message",
+                "text": text,
+                "user": user,
+                "ts": self._next_ts(),
+                "blocks": blocks if blocks is not None else _rich_text_blocks(text),
+                "team": team,
+            }
+            if files:
+                message["files"] = copy.deepcopy(files)
+                message["upload"] = False
+                message["subtype"] = subtype or "file_share"
+            elif subtype:
+                message["subtype"] = subtype
+            self._store_message_locked(channel, message, thread_ts)
+            if self._bot_receives(chan):
+                events: list[Json] = []
+                if mention_order != "mention_only":
+                    event = self._public(message)
+                    event.update(
+                        channel=channel, event_ts=message["ts"], channel_type=self._channel_type(chan)
+                    )
+                    events.append(event)
+                if f"<@{BOT_USER_ID}>" in text and not chan["is_im"] and mention_order != "message_only":
+                    mention = {
+                        "type": "app_mention",
+                        **{
+                            k: v
+                            for k, v in self._public(message).items()
+                            if k not in ("type", "subtype", "upload")
+                        },
+                    }
+                    mention.update(channel=channel, event_ts=message["ts"])
+                    if mention_order in ("mention_first", "mention_only"):
+                        events.insert(0, mention)
+                    else:
+                        events.append(mention)
+                for event in events:
+                    self._push_locked(event)
+            ts = message["ts"]
+        self._pump()
+        return ts
+
+    def user_edits(self, channel: str, ts: str, new_text: str) -> None:
+        """Edit a user's message and deliver ``message_changed``."""
+        with self._lock:
+            message = self._messages[channel][ts]
+            previous = self._public(message)
+            message["text"] = new_text
+            if "blocks" in message:
+                message["blocks"] = _rich_text_blocks(new_text)
+            edit_ts = self._next_ts()
+            message["edited"] = {"user": message.get("user"), "ts": edit_ts}
+            self._emit_changed_locked(channel, message, previous, edit_ts)
+        self._pump()
+
+    def user_deletes(self, channel: str, ts: str) -> None:
+        """Delete a message as its author and deliver ``message_deleted``."""
+        with self._lock:
+            old = self._remove_message_locked(channel, ts)
+            self._emit_deleted_locked(channel, old)
+        self._pump()
+
+    def post_as_other_bot(self, channel: str, text: str, thread_ts: str | None = None) -> str:
+        """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT); return the ts."""
+        with self._lock:
+            message: Json = {
+                "type": "message",
+                "user": OTHER_BOT_USER_ID,
+                "bot_id": OTHER_BOT_ID,
+                "app_id": OTHER_APP_ID,
+                "text": text,
+                "ts": self._next_ts(),
+                "team": TEAM_ID,
+                "bot_profile": self._bot_profile(OTHER_BOT_ID, OTHER_APP_ID, "otherbot"),
+            }
+            self._store_message_locked(channel, message, thread_ts)
+            self._emit_message_locked(channel, message)
+            ts = message["ts"]
+        self._pump()
+        return ts
+
+    def push_event(
+        self, event: Json, *, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+    ) -> str:
+        """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id."""
+        with self._lock:
+            envelope_id = self._push_locked(event, event_id, retry_attempt, retry_reason)
+        self._pump()
+        return envelope_id
+
+    def push_raw(self, obj_or_str: Json | str) -> None:
+        """Send a frame as is (a str) or JSON-encoded (anything else), e.g. a malformed envelope."""
+        text = obj_or_str if isinstance(obj_or_str, str) else json.dumps(obj_or_str)
+        with self._lock:
+            self._outbox.append(_Outgoing(text, None))
+        self._pump()
+
+    def redeliver(self, envelope_id: str) -> str:
+        """Re-send an envelope's payload as a retry (same event_id, new envelope_id); return the new id."""
+        with self._lock:
+            retry = self._retry_of_locked(envelope_id)
+            self._enqueue_envelope_locked(retry)
+        self._pump()
+        return retry["envelope_id"]
+
+    # ------------------------------------------------------------------ Socket Mode plumbing
+
+    def _ws_process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        split = urlsplit(request.path)
+        if split.path != "/link":
+            return connection.respond(404, "Not Found\n")
+        ticket = parse_qs(split.query).get("ticket", [""])[0]
+        with self._lock:
+            if ticket not in self._tickets or (self.single_use_tickets and ticket in self._used_tickets):
+                return connection.respond(401, "invalid or expired ticket\n")
+            self._used_tickets.add(ticket)
+        return None
+
+    def _ws_handler(self, ws: ServerConnection) -> None:
+        link = _Link(next(self._link_ids), ws, time.monotonic())
+        with self._lock:
+            self._links.append(link)
+            open_now = sum(1 for other in self._links if not other.finished)
+        hello = {
+            "type": "hello",
+            "num_connections": open_now,
+            "debug_info": {"host": "fake", "build_number": 1, "approximate_connection_time": 18060},
+            "connection_info": {"app_id": APP_ID},
+        }
+        try:
+            ws.send(json.dumps(hello))
+            with self._lock:
+                link.ready = True
+                self._connections_opened += 1
+                self._connection_times.append(time.monotonic())
+                self._cond.notify_all()
+            self._pump()
+            for frame in ws:
+                self._on_client_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._finish_link(link)
+
+    def _finish_link(self, link: _Link) -> None:
+        with self._lock:
+            link.ready = False
+            link.finished = True
+            if link in self._links:
+                self._links.remove(link)
+            self._disconnection_times.append(time.monotonic())
+            retries: list[Json] = []
+            for envelope_id in link.sent:
+                if self._unacked.pop(envelope_id, None) is not None and self.redeliver_unacked_on_reconnect:
+                    retries.append(self._retry_of_locked(envelope_id))
+            for retry in reversed(retries):
+                self._enqueue_envelope_locked(retry, front=True)
+            self._cond.notify_all()
+        self._pump()
+
+    def _on_client_frame(self, frame: str | bytes) -> None:
+        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        with self._lock:
+            if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
+                envelope_id = message["envelope_id"]
+                self._acks.append(envelope_id)
+                self._ack_messages.append(message)
+                self._unacked.pop(envelope_id, None)
+            else:
+                self._client_messages.append(text)
+            self._cond.notify_all()
+
+    def _pick_link_locked(self) -> _Link | None:
+        candidates = [
+            link
+            for link in self._links
+            if link.ready and not link.draining and not link.finished and link.ws.protocol.state is State.OPEN
+        ]
+        if not candidates:
+            return None
+        self._round_robin += 1
+        return candidates[self._round_robin % len(candidates)]
+
+    def _pump(self) -> None:
+        """Write queued frames to ready connections, oldest first."""
+        with self._send_lock:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        return
+                    link = self._pick_link_locked()
+                    if link is None:
+                        return
+                    item = self._outbox.popleft()
+                try:
+                    link.ws.send(item.text)
+                except (ConnectionClosed, OSError):
+                    with self._lock:
+                        link.ready = False
+                        self._outbox.appendleft(item)
+                    continue
+                with self._lock:
+                    if item.envelope_id is not None:
+                        self._delivered.append(item.envelope_id)
+                        if not link.finished:
+                            link.sent.append(item.envelope_id)
+                            self._unacked[item.envelope_id] = link.id
+                        elif self.redeliver_unacked_on_reconnect and item.envelope_id not in self._acks:
+                            self._enqueue_envelope_locked(self._retry_of_locked(item.envelope_id), front=True)
+                    self._cond.notify_all()
+
+    def _note_ping(self) -> None:
+        with self._lock:
+            self._pings_received += 1
+            self._cond.notify_all()
+
+    def _note_withheld_pong(self) -> None:
+        with self._lock:
+            self._pongs_withheld += 1
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ connection control
+
+    def _open_links(self) -> list[_Link]:
+        with self._lock:
+            return [link for link in self._links if not link.finished]
+
+    def send_disconnect(self, reason: str = "refresh_requested", *, grace: float = 0.5) -> int:
+        """Send ``disconnect`` to every connection, stop using them, close them after ``grace`` seconds.
+
+        Returns the number of connections told to disconnect.
+        """
+        message = json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
+        links = self._open_links()
+        with self._lock:
+            for link in links:
+                link.draining = True
+        with self._send_lock:
+            for link in links:
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    link.ws.send(message)
+        for link in links:
+            timer = threading.Timer(grace, self._close_link, args=(link,))
+            timer.daemon = True
+            with self._lock:
+                self._timers.append(timer)
+            timer.start()
+        return len(links)
+
+    def _close_link(self, link: _Link) -> None:
+        with contextlib.suppress(Exception):
+            link.ws.close(1001, "going away")
+
+    def drop_connections(self, abrupt: bool = True, *, rst: bool = False) -> int:
+        """Kill every connection; return how many.
+
+        ``abrupt=True`` closes the TCP connection without a WebSocket close frame (FIN, or RST with
+        ``rst=True``); ``abrupt=False`` performs a normal close handshake (in the background).
+        """
+        links = self._open_links()
+        with self._lock:
+            for link in links:
+                link.ready = False
+        for link in links:
+            if abrupt:
+                self._kill_socket(link.ws, rst=rst)
+            else:
+                threading.Thread(target=self._close_link, args=(link,), daemon=True).start()
+        return len(links)
+
+    @staticmethod
+    def _kill_socket(ws: ServerConnection, *, rst: bool) -> None:
+        with contextlib.suppress(OSError):
+            if rst:
+                ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                ws.socket.shutdown(socket.SHUT_RDWR)
+        ws.close_socket()
