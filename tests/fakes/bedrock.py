@@ -679,6 +679,7 @@ class _StreamWriter:
             self._wait(self.stream.delay)
             self._event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}})
             self.emitted += 1
+            self.fake._log_delta(piece)
         if self._fault(len(self.deltas)):
             return
         if self.deltas:
@@ -691,11 +692,24 @@ class _StreamWriter:
 
 
 class FakeBedrock:
-    """Local fake of the Bedrock Runtime ConverseStream API, scripted from tests."""
+    """Local fake of the Bedrock Runtime ConverseStream API, scripted from tests.
+
+    `delta_log` records (time.monotonic(), text) for every text delta written, for latency benchmarks.
+    """
+
+    def _log_delta(self, text: str) -> None:
+        with self._lock:
+            self._deltas.append((time.monotonic(), text))
+
+    @property
+    def delta_log(self) -> list[tuple[float, str]]:
+        with self._lock:
+            return list(self._deltas)
 
     def __init__(self, *, pad_events: bool = True) -> None:
         """Create a stopped fake; ``pad_events`` adds Bedrock's ``p`` padding field to events."""
         self.pad_events = pad_events
+        self._deltas: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._models: dict[str, ModelSpec] = {}
@@ -769,6 +783,7 @@ class FakeBedrock:
             self._fallback = None
             self._calls.clear()
             self._caches.clear()
+            self._deltas.clear()
             self._usage = self._zero_usage()
 
     # -- configuration --

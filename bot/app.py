@@ -1,0 +1,182 @@
+"""Composition root: builds the real clients, wires the parts, runs Socket Mode; `main()` for `python -m bot`.
+
+The only module that reads the environment (through `Settings.from_env`), configures logging, or knows
+both `bot` and `handlers`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.bedrock import ConverseStreamClient, make_client
+from bot.config import Settings
+from bot.conversations import ThreadRegistry
+from bot.errors import ConfigError, ModelError
+from bot.generation import ModelCapabilities, Policy
+from bot.render import SlackRenderer
+from bot.responder import Identity, Responder
+from bot.service import Service
+from bot.slack_writer import SlackWriter
+from handlers import make_event_handler, register_handlers
+
+logger = logging.getLogger("bot")
+
+LISTENER_THREADS = 16  # listeners only decide and post a placeholder; answers stream in the answer pool
+SLACK_TIMEOUT = 15
+
+
+class StartupError(Exception):
+    """A problem that stops startup; `str()` is the one line printed."""
+
+
+@dataclass
+class Bot:
+    """The running parts; `close()` shuts them down in order."""
+
+    settings: Settings
+    app: App
+    client: WebClient
+    writer: SlackWriter
+    service: Service
+    responder: Responder
+    identity: Identity
+    handler: Any = None
+
+    def connect(self, socket_handler_factory: Callable[[App, Settings], Any] | None = None) -> None:
+        """Open the Socket Mode connection (returns once connected)."""
+        factory = socket_handler_factory or make_socket_handler
+        self.handler = factory(self.app, self.settings)
+        try:
+            self.handler.connect()
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in ("invalid_auth", "not_authed", "not_allowed_token_type"):
+                raise StartupError(f"SLACK_APP_TOKEN was rejected by Slack ({error}): use the app-level token "
+                                   "(xapp-…) with the connections:write scope") from None
+            raise
+
+    def close(self, grace: float | None = None) -> None:
+        """Stop receiving, let answers finish for `grace` seconds, close the rest with a note."""
+        if self.handler is not None:
+            try:
+                self.handler.close()
+            except Exception:
+                logger.debug("closing the socket failed", exc_info=True)
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        finished = self.service.pool.drain(max(0.0, grace - 3.0))
+        if not finished:
+            logger.warning("shutting down with answers still in flight; closing them with a note")
+            self.responder.shutting_down = True
+            self.service.pool.drain(3.0)
+        self.writer.close()
+
+
+def make_socket_handler(app: App, settings: Settings) -> Any:
+    """The Socket Mode handler (see the README for why this client and these ping settings)."""
+    from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
+
+    return SocketModeHandler(app, settings.slack_app_token, concurrency=LISTENER_THREADS)
+
+
+def identify(client: WebClient) -> Identity:
+    """auth.test: who the bot is. An `invalid_auth` says which token is wrong."""
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        raise StartupError(f"SLACK_BOT_TOKEN was rejected by Slack ({error}): use the Bot User OAuth Token "
+                           "(xoxb-…) of the installed app") from None
+    except Exception as exc:
+        raise StartupError(f"cannot reach Slack at the configured SLACK_API_URL ({type(exc).__name__})") from None
+    return Identity(team_id=str(response["team_id"]), bot_user_id=str(response["user_id"]),
+                    bot_id=str(response.get("bot_id") or ""))
+
+
+def create_bot(settings: Settings, *, model_client: ConverseStreamClient | None = None,
+               sleep: Callable[[float], Any] | None = None,
+               writer_backoff: Callable[[int], float] | None = None) -> Bot:
+    """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT)
+    identity = identify(client)
+    renderer = SlackRenderer()
+    writer_options: dict[str, Any] = {"backoff": writer_backoff} if writer_backoff else {}
+    writer = SlackWriter(client, renderer, interval=settings.update_interval_seconds,
+                         edits_per_minute=settings.slack_edits_per_minute, edit_burst=settings.slack_edit_burst,
+                         posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
+                         **writer_options)
+    try:
+        model = model_client or make_client(region=settings.aws_region,
+                                            read_timeout=settings.bedrock_read_timeout_seconds,
+                                            max_pool_connections=settings.max_concurrent_answers + 8)
+    except ModelError:
+        raise StartupError("no AWS Region is configured: set AWS_REGION (for example us-east-1) or "
+                           "AWS_DEFAULT_REGION") from None
+    registry = ThreadRegistry()
+    policy = Policy(max_continuations=settings.max_continuations, max_attempts=settings.bedrock_max_attempts,
+                    stream_retries=settings.bedrock_stream_retries,
+                    max_output_tokens=settings.max_answer_output_tokens, **({"sleep": sleep} if sleep else {}))
+    responder = Responder(settings=settings, client=client, writer=writer, model=model,
+                          capabilities=ModelCapabilities(), registry=registry, identity=identity,
+                          join_markdown=renderer.join, policy=policy)
+    service = Service(client=client, responder=responder, writer=writer, registry=registry, identity=identity,
+                      workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
+    app = App(client=client, token_verification_enabled=False,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
+    handle = make_event_handler(lambda request, event_id: service.accept(request, event_id=event_id),
+                                team_id=identity.team_id, bot_user_id=identity.bot_user_id, bot_id=identity.bot_id)
+    register_handlers(app, handle)
+    writer.start()
+    return Bot(settings=settings, app=app, client=client, writer=writer, service=service, responder=responder,
+               identity=identity)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if level != "DEBUG":  # these log request bodies (message text, tokens in URLs) at DEBUG only
+        for name in ("slack_sdk", "slack_bolt", "botocore", "boto3", "urllib3"):
+            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
+
+
+def main(env: dict[str, str] | None = None) -> int:
+    """`python -m bot`: load `.env`, validate settings, connect, serve until SIGTERM/SIGINT."""
+    from dotenv import find_dotenv, load_dotenv
+
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # .env of the working directory; environment wins
+    try:
+        settings = Settings.from_env(env if env is not None else os.environ)
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        bot = create_bot(settings)
+        bot.connect()
+    except StartupError as error:
+        print(f"startup error: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        logger.info("received %s; shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logger.info("connected as %s in %s; model %s", bot.identity.bot_user_id, bot.identity.team_id,
+                settings.bedrock_model_id)
+    stop.wait()
+    bot.close()
+    logger.info("stopped")
+    return 0

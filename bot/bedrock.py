@@ -1,0 +1,139 @@
+"""Bedrock Runtime adapter: builds the boto3 client, opens ConverseStream calls and reads their events.
+
+The only module that imports boto3/botocore. Everything it raises is a `bot.errors.ModelError`.
+Retries: botocore is told to try each call once (`total_max_attempts=1`); the bot retries throttling
+and 5xx itself (see `bot.generation`) so that the reply can say it is waiting, and so that a stream that
+breaks mid-way (which botocore never retries) is resumed from the text already shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.errors import Kind, ModelError, classify_model_error
+
+logger = logging.getLogger(__name__)
+
+
+class ConverseStreamClient(Protocol):
+    """What the bot needs of a boto3 `bedrock-runtime` client."""
+
+    def converse_stream(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+def make_client(*, region: str, read_timeout: float, max_pool_connections: int) -> ConverseStreamClient:
+    """A boto3 bedrock-runtime client. Region, credentials and `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` come from
+    boto3's standard chain; nothing here hard-codes an endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=10,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=max_pool_connections,
+        user_agent_extra="slack-bedrock-bot",
+    )
+    from botocore.exceptions import NoRegionError
+
+    try:
+        return boto3.client("bedrock-runtime", region_name=region or None, config=config)  # type: ignore[no-any-return]
+    except NoRegionError:
+        raise ModelError(Kind.MODEL_NOT_FOUND, "NoRegionError", "no AWS Region configured") from None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The model stopped. `usage` is the stream's `metadata.usage` (it arrives after `messageStop`)."""
+
+    stop_reason: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+StreamEvent = TextDelta | StreamEnd
+
+
+def _model_error(exc: BaseException, *, mid_stream: bool) -> ModelError:
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+    )
+    from botocore.exceptions import (
+        ConnectionError as BotoConnectionError,
+    )
+    from botocore.exceptions import (
+        ReadTimeoutError as BotoReadTimeout,
+    )
+
+    if isinstance(exc, ClientError):  # EventStreamError is a ClientError too (lowerCamel codes)
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", ""))
+        return ModelError(classify_model_error(code, message), code, message, mid_stream=mid_stream)
+    if isinstance(exc, NoCredentialsError):
+        return ModelError(Kind.CREDENTIALS, "NoCredentialsError", str(exc), mid_stream=mid_stream)
+    if isinstance(exc, BotoReadTimeout) or type(exc).__name__ in ("ReadTimeoutError", "ReadTimeout"):
+        return ModelError(Kind.TIMEOUT, type(exc).__name__, str(exc), mid_stream=mid_stream)
+    if isinstance(exc, BotoConnectionError | ConnectionError | OSError):
+        return ModelError(Kind.CONNECTION, type(exc).__name__, str(exc), mid_stream=mid_stream)
+    import urllib3.exceptions
+
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return ModelError(Kind.CONNECTION, type(exc).__name__, str(exc), mid_stream=mid_stream)
+    return ModelError(Kind.UNKNOWN, type(exc).__name__, str(exc), mid_stream=mid_stream)
+
+
+class OpenStream:
+    """One ConverseStream call in progress. Iterate it for events; `close()` stops it early."""
+
+    def __init__(self, response: Mapping[str, Any]) -> None:
+        self._stream = response["stream"]
+        self.text_started = False
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        stop_reason: str | None = None
+        usage: dict[str, int] = {}
+        try:
+            for event in self._stream:
+                if "contentBlockDelta" in event:
+                    text = event["contentBlockDelta"].get("delta", {}).get("text")
+                    if text:  # reasoningContent / toolUse deltas are not part of the answer
+                        self.text_started = True
+                        yield TextDelta(text)
+                elif "messageStop" in event:
+                    stop_reason = str(event["messageStop"].get("stopReason", "end_turn"))
+                elif "metadata" in event:
+                    usage = {k: int(v) for k, v in event["metadata"].get("usage", {}).items()
+                             if isinstance(v, int)}
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise _model_error(exc, mid_stream=True) from exc
+        if stop_reason is None:
+            raise ModelError(Kind.CONNECTION, "IncompleteStream", "stream ended without messageStop",
+                             mid_stream=True)
+        yield StreamEnd(stop_reason, usage)
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                logger.debug("closing the Bedrock stream failed", exc_info=True)
+
+
+def open_stream(client: ConverseStreamClient, request: Mapping[str, Any]) -> OpenStream:
+    """Start a ConverseStream call; raise ModelError if Bedrock refuses it before streaming."""
+    try:
+        return OpenStream(client.converse_stream(**request))
+    except Exception as exc:
+        raise _model_error(exc, mid_stream=False) from exc

@@ -1,0 +1,231 @@
+"""Settings: the one place that reads configuration.
+
+`Settings.from_env(mapping)` is a pure function of a mapping (tests pass a dict); `main()` passes
+`os.environ` after python-dotenv has loaded `.env`. Every variable is declared once in `VARIABLES`,
+which also feeds the README table and `.env.example` (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-6"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, default (None = required or unset), meaning and parser."""
+
+    name: str
+    attr: str
+    default: str | None
+    meaning: str
+    parse: Callable[[str, str], Any]
+    required: bool = False
+
+
+def _token(prefix: str, kind: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        if not raw.startswith(prefix) or len(raw) <= len(prefix):
+            raise ConfigError(name, f"a Slack {kind} token starting with {prefix}")
+        return raw
+
+    return parse
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _url(name: str, raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(name, "an http(s) URL such as https://slack.com/api/")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _int(low: int, high: int | None = None) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            span = f"between {low} and {high}" if high is not None else f"of at least {low}"
+            raise ConfigError(name, f"a whole number {span}")
+        return value
+
+    return parse
+
+
+def _float(low: float, high: float | None = None, *, open_low: bool = False) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        too_low = value <= low if open_low else value < low
+        if value != value or too_low or (high is not None and value > high):
+            bound = f"above {low}" if open_low else f"at least {low}"
+            span = f"{bound} and at most {high}" if high is not None else bound
+            raise ConfigError(name, f"a number {span}")
+        return value
+
+    return parse
+
+
+def _optional(parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    def wrapped(name: str, raw: str) -> Any:
+        return None if raw == "" else parse(name, raw)
+
+    return wrapped
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(name, "one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(name, "true or false")
+
+
+def _id_list(name: str, raw: str) -> frozenset[str]:
+    ids = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    bad = sorted(i for i in ids if not i.isalnum() or not i.isupper())
+    if bad:
+        raise ConfigError(name, f"comma-separated Slack ids such as C0123ABCD (bad: {bad[0]})")
+    return ids
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("SLACK_BOT_TOKEN", "slack_bot_token", None, "Bot token (xoxb-…) from OAuth & Permissions.",
+             _token("xoxb-", "bot"), required=True),
+    Variable("SLACK_APP_TOKEN", "slack_app_token", None,
+             "App-level token (xapp-…) with `connections:write`, for Socket Mode.",
+             _token("xapp-", "app-level"), required=True),
+    Variable("SLACK_API_URL", "slack_api_url", DEFAULT_SLACK_API_URL,
+             "Slack Web API base URL. The bot's WebClient and so the Socket Mode connection use it "
+             "(tests point it at the fake Slack).", _url),
+    Variable("BEDROCK_MODEL_ID", "bedrock_model_id", DEFAULT_MODEL_ID,
+             "Bedrock model or inference-profile id (Claude Sonnet 4.6 through the US cross-region profile).",
+             _text),
+    Variable("AWS_REGION", "aws_region", "",
+             "AWS Region for Bedrock (unset = boto3's chain: AWS_DEFAULT_REGION, then the profile's region). "
+             "Credentials always come from boto3's standard chain.", _text),
+    Variable("BEDROCK_MAX_TOKENS", "bedrock_max_tokens", "4096",
+             "`maxTokens` per Bedrock call; longer answers continue in further calls.", _int(1, 128000)),
+    Variable("BEDROCK_TEMPERATURE", "bedrock_temperature", "",
+             "Sampling temperature 0–1 (unset = model default). Newer Claude models reject temperature "
+             "and top-p together: set at most one.", _optional(_float(0.0, 1.0))),
+    Variable("BEDROCK_TOP_P", "bedrock_top_p", "", "Nucleus sampling 0–1 (unset = model default).",
+             _optional(_float(0.0, 1.0))),
+    Variable("SYSTEM_PROMPT", "system_prompt", "",
+             "Extra instructions for the model, added to the built-in system prompt.", _text),
+    Variable("MAX_CONTINUATIONS", "max_continuations", "5",
+             "How many times an answer that stopped on `max_tokens` is continued.", _int(0, 50)),
+    Variable("UPDATE_INTERVAL_SECONDS", "update_interval_seconds", "1.0",
+             "Least time between two interim edits of one reply.", _float(0.0, 60.0, open_low=True)),
+    Variable("LOG_LEVEL", "log_level", "INFO",
+             "DEBUG, INFO, WARNING or ERROR. DEBUG logs message content and request details.", _log_level),
+    Variable("BEDROCK_READ_TIMEOUT_SECONDS", "bedrock_read_timeout_seconds", "120",
+             "botocore read timeout: the longest silence allowed between two pieces of a stream.",
+             _float(1.0, 3600.0)),
+    Variable("BEDROCK_MAX_ATTEMPTS", "bedrock_max_attempts", "4",
+             "Attempts per Bedrock call when it is throttled or fails with a 5xx before streaming "
+             "(jittered exponential backoff, done by the bot so the reply can say it is waiting).",
+             _int(1, 10)),
+    Variable("BEDROCK_STREAM_RETRIES", "bedrock_stream_retries", "3",
+             "How often an answer whose stream broke mid-way is resumed from the text already shown.",
+             _int(0, 10)),
+    Variable("MAX_CONCURRENT_ANSWERS", "max_concurrent_answers", "32",
+             "Answers streamed at once (worker pool size).", _int(1, 1000)),
+    Variable("MAX_QUEUED_ANSWERS", "max_queued_answers", "100",
+             "Answers waiting for a worker; beyond this the user is asked to retry.", _int(0, 100000)),
+    Variable("SLACK_EDITS_PER_MINUTE", "slack_edits_per_minute", "50",
+             "Workspace budget for chat.update (Slack Tier 3), shared by all answers.",
+             _float(1.0, 10000.0)),
+    Variable("SLACK_EDIT_BURST", "slack_edit_burst", "20", "Burst allowance of that budget.", _int(1, 1000)),
+    Variable("SLACK_POSTS_PER_SECOND_PER_CHANNEL", "slack_posts_per_second", "1.0",
+             "Budget for chat.postMessage per channel (placeholders and continuation messages).",
+             _float(0.01, 100.0)),
+    Variable("SLACK_POST_BURST", "slack_post_burst", "5", "Burst allowance of that budget.", _int(1, 100)),
+    Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "20",
+             "On SIGTERM: how long answers in flight may finish before they are closed with a note.",
+             _float(0.0, 600.0)),
+    Variable("CONTEXT_BUDGET_TOKENS", "context_budget_tokens", "150000",
+             "Estimated input tokens of thread history sent to the model; older turns are dropped first.",
+             _int(1000, 2000000)),
+    Variable("ALLOWED_CHANNEL_IDS", "allowed_channel_ids", "",
+             "Comma-separated channel ids where the bot answers (empty = every channel it is in).", _id_list),
+    Variable("ALLOWED_USER_IDS", "allowed_user_ids", "",
+             "Comma-separated user ids the bot answers (empty = everyone).", _id_list),
+    Variable("ALLOW_EXTERNAL_USERS", "allow_external_users", "false",
+             "Answer people from other organisations in Slack Connect channels.", _bool),
+    Variable("USER_RATE_LIMIT_PER_MINUTE", "user_rate_limit_per_minute", "0",
+             "Questions one person may ask per minute (0 = no limit).", _int(0, 10000)),
+    Variable("MAX_ANSWER_OUTPUT_TOKENS", "max_answer_output_tokens", "32000",
+             "Cap on output tokens of one answer across all its continuations.", _int(1, 10000000)),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Build it with `Settings.from_env`; tests may also construct it directly."""
+
+    slack_bot_token: str
+    slack_app_token: str
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    bedrock_model_id: str = DEFAULT_MODEL_ID
+    aws_region: str = ""
+    bedrock_max_tokens: int = 4096
+    bedrock_temperature: float | None = None
+    bedrock_top_p: float | None = None
+    system_prompt: str = ""
+    max_continuations: int = 5
+    update_interval_seconds: float = 1.0
+    log_level: str = "INFO"
+    bedrock_read_timeout_seconds: float = 120.0
+    bedrock_max_attempts: int = 4
+    bedrock_stream_retries: int = 3
+    max_concurrent_answers: int = 32
+    max_queued_answers: int = 100
+    slack_edits_per_minute: float = 50.0
+    slack_edit_burst: int = 20
+    slack_posts_per_second: float = 1.0
+    slack_post_burst: int = 5
+    shutdown_grace_seconds: float = 20.0
+    context_budget_tokens: int = 150000
+    allowed_channel_ids: frozenset[str] = field(default_factory=frozenset)
+    allowed_user_ids: frozenset[str] = field(default_factory=frozenset)
+    allow_external_users: bool = False
+    user_rate_limit_per_minute: int = 0
+    max_answer_output_tokens: int = 32000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse every variable; raise `ConfigError` naming the first missing or malformed one."""
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            raw = raw.strip() if raw is not None else None
+            if not raw:
+                if var.required:
+                    try:
+                        var.parse(var.name, "")
+                    except ConfigError as error:
+                        raise ConfigError(var.name, error.expected, missing=True) from None
+                raw = var.default or ""
+            values[var.attr] = var.parse(var.name, raw)
+        return cls(**values)

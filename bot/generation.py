@@ -1,0 +1,290 @@
+"""One answer from the model: calls, continuations past `max_tokens`, retries and resumption.
+
+`Generation` is an iterator of text pieces (already joined by the seam rule of `bot.continuation`), so the
+caller only ever appends. After iteration, `outcome` tells how it ended. The Bedrock client, clock-free
+sleep, capability memory and callbacks are injected; nothing here touches Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.bedrock import ConverseStreamClient, OpenStream, StreamEnd, TextDelta, open_stream
+from bot.continuation import Form, Seam, continuation_messages
+from bot.errors import Kind, ModelError
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+STOP_NOTES: dict[str, str] = {
+    "guardrail_intervened": "A Bedrock guardrail stopped this answer.",
+    "content_filtered": "The model's content filter stopped this answer.",
+    "model_context_window_exceeded": "The answer stopped because the conversation filled the model's "
+    "context window. Please start a new thread.",
+    "malformed_model_output": "The model produced malformed output, so the answer stopped here.",
+    "malformed_tool_use": "The model produced a malformed tool request, so the answer stopped here.",
+    "tool_use": "The model tried to use a tool, which this bot does not offer, so the answer stopped here.",
+}
+NORMAL_STOPS = frozenset({"end_turn", "stop_sequence"})
+
+
+def stop_note(reason: str) -> str:
+    return STOP_NOTES.get(reason, f"The model stopped for an unexpected reason ({reason}).")
+
+
+class ModelCapabilities:
+    """What each model id accepts, learned from its rejections (thread-safe, per process).
+
+    Kept behind this small interface so that several processes could later share it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._no_prefill: set[str] = set()
+        self._no_cache: set[str] = set()
+
+    def form(self, model_id: str) -> Form:
+        with self._lock:
+            return Form.CONTINUE if model_id in self._no_prefill else Form.PREFILL
+
+    def reject_prefill(self, model_id: str) -> None:
+        with self._lock:
+            self._no_prefill.add(model_id)
+
+    def caching(self, model_id: str) -> bool:
+        with self._lock:
+            return model_id not in self._no_cache
+
+    def reject_cache(self, model_id: str) -> None:
+        with self._lock:
+            self._no_cache.add(model_id)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Bounds of one answer. `sleep` and `jitter` are injected so tests run instantly and deterministically."""
+
+    max_continuations: int = 5
+    max_attempts: int = 4  # per call, for throttling/5xx before the stream starts
+    stream_retries: int = 3  # resumptions after a stream broke mid-way
+    max_output_tokens: int | None = None  # across all calls of the answer
+    backoff_base: float = 1.0
+    backoff_cap: float = 20.0
+    sleep: Callable[[float], None] = field(default=threading.Event().wait)
+    jitter: Callable[[], float] = field(default=random.random)
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + self.jitter() / 2)
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    model_id: str
+    messages: Sequence[Message]
+    system: Sequence[dict[str, Any]] = ()
+    inference_config: dict[str, Any] = field(default_factory=dict)
+    cache: bool = False  # add cachePoint blocks (after the system prompt and the stable history)
+
+
+@dataclass
+class Outcome:
+    stop_reason: str = ""
+    note: str | None = None
+    error: ModelError | None = None
+    cancelled: bool = False
+    calls: int = 0
+    continuations: int = 0
+    stream_retries: int = 0
+    history_shrunk: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def add_usage(self, usage: dict[str, int]) -> None:
+        for key, value in usage.items():
+            self.usage[key] = self.usage.get(key, 0) + value
+
+
+CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def build_request(req: ModelRequest, base: Sequence[Message], messages: Sequence[Message], *,
+                  cache: bool) -> dict[str, Any]:
+    """The keyword arguments of `converse_stream` for `messages` (= `base`, possibly plus continuation turns).
+
+    With `cache`, cache points follow the system prompt, the stable history (everything before the user
+    turn being answered) and, on continuation calls, that user turn too, so follow-ups and continuations
+    (which resend all of it) read the prefix from the cache.
+    """
+    system = [dict(block) for block in req.system]
+    msgs = [{"role": m["role"], "content": list(m["content"])} for m in messages]
+    if cache:
+        if system:
+            system.append(CACHE_POINT)
+        marks = [len(base) - 2]
+        if len(msgs) > len(base):
+            marks.append(len(base) - 1)
+        for index in marks:
+            if index >= 0:
+                msgs[index]["content"].append(CACHE_POINT)
+    body: dict[str, Any] = {"modelId": req.model_id, "messages": msgs,
+                            "inferenceConfig": dict(req.inference_config)}
+    if system:
+        body["system"] = system
+    return body
+
+
+class Generation:
+    """Iterate to receive the answer's text pieces; read `outcome` afterwards.
+
+    Args:
+        client: the Bedrock runtime client.
+        request: model id, the conversation (ending with the user turn being answered), system prompt.
+        capabilities: per-model memory of rejected features (prefill, caching).
+        policy: bounds and backoff.
+        on_wait: called with a short status line while a call waits to be retried (e.g. "model busy").
+        cancelled: polled between deltas; when it returns True the stream is closed and iteration ends.
+        shrink: given the current messages, returns a shorter history (or None) after a context error.
+    """
+
+    def __init__(
+        self,
+        client: ConverseStreamClient,
+        request: ModelRequest,
+        capabilities: ModelCapabilities,
+        policy: Policy,
+        *,
+        on_wait: Callable[[str], None] = lambda status: None,
+        cancelled: Callable[[], bool] = lambda: False,
+        shrink: Callable[[Sequence[Message]], Sequence[Message] | None] = lambda messages: None,
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._caps = capabilities
+        self._policy = policy
+        self._on_wait = on_wait
+        self._cancelled = cancelled
+        self._shrink = shrink
+        self._messages: Sequence[Message] = request.messages
+        self.text = ""
+        self.outcome = Outcome()
+
+    # -- calls ---------------------------------------------------------------------------------------
+    def _open(self, form: Form | None) -> tuple[OpenStream, Form | None]:
+        """Open one call, retrying throttling/5xx with backoff and adapting to rejected features."""
+        attempt = 0
+        while True:
+            model_id = self._request.model_id
+            cache = self._request.cache and self._caps.caching(model_id)
+            messages = continuation_messages(self._messages, self.text, form) if form else list(self._messages)
+            body = build_request(self._request, self._messages, messages, cache=cache)
+            self.outcome.calls += 1
+            try:
+                return open_stream(self._client, body), form
+            except ModelError as error:
+                if error.kind is Kind.PREFILL_REJECTED and form is Form.PREFILL:
+                    logger.info("model %s rejects prefill; continuing with a user turn from now on", model_id)
+                    self._caps.reject_prefill(model_id)
+                    form = Form.CONTINUE
+                    continue
+                if error.kind is Kind.CACHE_REJECTED and cache:
+                    logger.info("model %s rejects prompt caching; sending no cache points from now on", model_id)
+                    self._caps.reject_cache(model_id)
+                    continue
+                if error.kind is Kind.CONTEXT_TOO_LONG and self._shrink_history():
+                    continue
+                attempt += 1
+                if not error.retryable or attempt >= self._policy.max_attempts or self._cancelled():
+                    raise
+                delay = self._policy.backoff(attempt)
+                logger.warning("Bedrock call failed (%s), retry %d in %.1fs", error.code, attempt, delay)
+                self._on_wait("The model is busy; retrying…" if error.kind is Kind.THROTTLED
+                              else "Bedrock had a hiccup; retrying…")
+                self._policy.sleep(delay)
+
+    def _shrink_history(self) -> bool:
+        if self.outcome.history_shrunk >= 1:
+            return False
+        smaller = self._shrink(self._messages)
+        if not smaller or len(smaller) >= len(self._messages):
+            return False
+        self.outcome.history_shrunk += 1
+        self._messages = smaller
+        return True
+
+    def _over_budget(self) -> bool:
+        cap = self._policy.max_output_tokens
+        return cap is not None and self.outcome.usage.get("outputTokens", 0) >= cap
+
+    # -- the answer ----------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[str]:
+        form: Form | None = None  # None for the first call: nothing to continue yet
+        while True:
+            try:
+                stream, form = self._open(form)
+            except ModelError as error:
+                self._fail(error)
+                return
+            seam = Seam(self.text, form)
+            end: StreamEnd | None = None
+            try:
+                for event in stream:
+                    if self._cancelled():
+                        stream.close()
+                        self.outcome.cancelled = True
+                        return
+                    if isinstance(event, TextDelta):
+                        piece = seam.feed(event.text)
+                        if piece:
+                            self.text += piece
+                            yield piece
+                    else:
+                        end = event
+            except ModelError as error:
+                piece = seam.flush()
+                if piece:
+                    self.text += piece
+                    yield piece
+                if error.retryable and self.outcome.stream_retries < self._policy.stream_retries:
+                    self.outcome.stream_retries += 1
+                    logger.warning("Bedrock stream broke (%s); resuming (%d/%d)", error.code,
+                                   self.outcome.stream_retries, self._policy.stream_retries)
+                    self._policy.sleep(self._policy.backoff(self.outcome.stream_retries))
+                    form = self._caps.form(self._request.model_id)
+                    continue
+                self._fail(error)
+                return
+            piece = seam.flush()
+            if piece:
+                self.text += piece
+                yield piece
+            assert end is not None
+            self.outcome.add_usage(end.usage)
+            self.outcome.stop_reason = end.stop_reason
+            if end.stop_reason == "model_context_window_exceeded" and self._shrink_history():
+                form = self._caps.form(self._request.model_id)
+                continue
+            if end.stop_reason != "max_tokens":
+                if end.stop_reason not in NORMAL_STOPS:
+                    self.outcome.note = stop_note(end.stop_reason)
+                return
+            if self._over_budget():
+                self.outcome.note = ("The answer was cut here: it reached this bot's output limit per answer "
+                                     "(MAX_ANSWER_OUTPUT_TOKENS).")
+                return
+            if self.outcome.continuations >= self._policy.max_continuations:
+                self.outcome.note = (f"The answer was cut here: it reached the limit of "
+                                     f"{self._policy.max_continuations} continuations (MAX_CONTINUATIONS).")
+                return
+            self.outcome.continuations += 1
+            form = self._caps.form(self._request.model_id)
+
+    def _fail(self, error: ModelError) -> None:
+        self.outcome.error = error
+        self.outcome.note = error.note
+        self.outcome.stop_reason = self.outcome.stop_reason or "error"

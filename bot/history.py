@@ -1,0 +1,231 @@
+"""A Slack thread → Bedrock Converse `messages` (pure).
+
+Invariants of the result (Bedrock rejects anything else): the first turn is `user`, roles alternate
+(consecutive same-role turns are merged, in order, with a blank line between parts), no text is empty,
+and the last turn is the user message being answered.
+
+The bot's own messages become `assistant` turns, rebuilt from the metadata marks the bot puts on them
+(`bot.slack_writer.metadata`): the parts of an answer split over several messages are joined back into
+the Markdown the model wrote, and placeholders, "still writing" markers and notes are left out. Messages
+without marks (older ones, other installs) fall back to their visible text. Everything else — people and
+other bots — becomes `user` turns, prefixed `<@U…>: ` when more than one speaker takes part.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.layout import MARKER, PLACEHOLDER
+
+METADATA_TYPE = "bedrock_bot_answer"
+ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+MULTI_USER_PROMPT = (
+    "The conversation is a Slack thread with several participants. Each of their messages starts with "
+    "the author's Slack id, like `<@U123ABC>: `. Use these ids to tell people apart; you may mention "
+    "someone by writing their id exactly as it appears."
+)
+
+Message = dict[str, Any]
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds or 0), int(fraction or 0)
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
+_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<((?:https?|mailto|tel|ftp):[^|>]*)(?:\|([^>]*))?>")
+
+
+def mentions(text: str, user_id: str) -> bool:
+    """True if the Slack text mentions `user_id` (`<@U…>` or `<@U…|name>`)."""
+    return any(m.group(1) == user_id for m in _MENTION.finditer(text))
+
+
+def slack_to_model(text: str, *, bot_user_id: str) -> str:
+    """Slack markup → plain text for the model: the bot's own mention removed, `<@U…>` kept as an id,
+    `<#C…|name>` → `#name`, `<url|text>` → `text (url)`, `&amp; &lt; &gt;` unescaped."""
+
+    def mention(m: re.Match[str]) -> str:
+        return "" if m.group(1) == bot_user_id else f"<@{m.group(1)}>"
+
+    def link(m: re.Match[str]) -> str:
+        url, label = m.group(1), m.group(2)
+        shown = url.removeprefix("mailto:")
+        if not label or label in (url, shown):
+            return shown
+        return f"{label} ({url})"
+
+    text = _MENTION.sub(mention, text)
+    text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = _SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
+    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = _DATE.sub(lambda m: m.group(1), text)
+    text = _LINK.sub(link, text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = re.sub(r"[ \t]{2,}", " ", text)  # the removed mention often leaves a double space
+    return text.strip()
+
+
+def _files_note(message: Mapping[str, Any]) -> str:
+    names = []
+    for f in message.get("files") or ():
+        name = f.get("name") or f.get("title") or "a file"
+        kind = f.get("mimetype") or f.get("filetype") or "unknown type"
+        names.append(f"[attached file: {name} ({kind})]")
+    return "\n".join(names)
+
+
+def message_text(message: Mapping[str, Any], *, bot_user_id: str) -> str:
+    """What a person's (or another bot's) message says, for the model."""
+    text = slack_to_model(str(message.get("text") or ""), bot_user_id=bot_user_id)
+    if not text:
+        fallbacks = [str(a.get("fallback") or a.get("text") or "") for a in message.get("attachments") or ()]
+        text = "\n".join(t for t in fallbacks if t).strip()
+    files = _files_note(message)
+    return "\n".join(t for t in (text, files) if t)
+
+
+_NOTE_LINE = re.compile(r"\n*:warning: _[^\n]*_\s*$")
+
+
+def visible_answer_text(text: str) -> str:
+    """Fallback for a bot message without marks: its text minus the marker, note and placeholder."""
+    text = text.removesuffix(MARKER)
+    text = _NOTE_LINE.sub("", text)
+    if text.strip() == PLACEHOLDER:
+        return ""
+    return html.unescape(text).strip()
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+    speaker: str = ""  # Slack user (or bot) id of a user turn
+    anchor: tuple[tuple[int, int], int, tuple[int, int]] = ((0, 0), 0, (0, 0))
+
+
+def _is_ours(message: Mapping[str, Any], bot_user_id: str, bot_id: str) -> bool:
+    return message.get("user") == bot_user_id or (bool(bot_id) and message.get("bot_id") == bot_id)
+
+
+def thread_turns(
+    messages: Iterable[Mapping[str, Any]],
+    *,
+    bot_user_id: str,
+    bot_id: str,
+    upto_ts: str,
+    skip_answers: Iterable[str] = (),
+    join_markdown: Callable[[list[str]], str] = "".join,
+) -> list[Turn]:
+    """The thread's turns in conversation order, up to and including the message `upto_ts`.
+
+    Our answers are placed right after the message they answer (their `reply_to` mark), whatever their
+    own ts (a long answer posts its later parts after people may have written more). Answers in
+    `skip_answers` (the one being written) are left out, and so are answers to later messages.
+    """
+    limit = ts_key(upto_ts)
+    skip = set(skip_answers)
+    turns: list[Turn] = []
+    answers: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    for message in messages:
+        if message.get("subtype") not in ANSWERED_SUBTYPES:
+            continue
+        ts = str(message.get("ts", "0"))
+        meta = message.get("metadata") or {}
+        if _is_ours(message, bot_user_id, bot_id):
+            payload = meta.get("event_payload") or {} if meta.get("event_type") == METADATA_TYPE else {}
+            if payload.get("answer"):
+                answer = str(payload["answer"])
+                if answer in skip or ts_key(str(payload.get("reply_to", ts))) > limit:
+                    continue
+                answers.setdefault(answer, []).append((int(payload.get("part", 0)), message))
+                continue
+            if ts_key(ts) > limit:
+                continue
+            text = visible_answer_text(str(message.get("text") or ""))
+            if text:
+                turns.append(Turn("assistant", text, anchor=(ts_key(ts), 1, ts_key(ts))))
+            continue
+        if ts_key(ts) > limit:
+            continue
+        text = message_text(message, bot_user_id=bot_user_id)
+        speaker = str(message.get("user") or message.get("bot_id") or "unknown")
+        if text:
+            turns.append(Turn("user", text, speaker=speaker, anchor=(ts_key(ts), 0, ts_key(ts))))
+    for parts in answers.values():
+        parts.sort(key=lambda p: p[0])
+        payloads = [p[1]["metadata"]["event_payload"] for p in parts]
+        if all(pl.get("state") == "thinking" for pl in payloads):
+            continue  # a placeholder that never got text
+        if all("md" in pl for pl in payloads):
+            text = join_markdown([str(pl["md"]) for pl in payloads]).strip()
+        else:
+            text = "\n".join(visible_answer_text(str(p[1].get("text") or "")) for p in parts).strip()
+        if text:
+            first = parts[0][1]
+            reply_to = ts_key(str(payloads[0].get("reply_to", first.get("ts", "0"))))
+            turns.append(Turn("assistant", text, anchor=(reply_to, 1, ts_key(str(first.get("ts", "0"))))))
+    turns.sort(key=lambda t: t.anchor)
+    return turns
+
+
+def speakers(turns: Sequence[Turn]) -> set[str]:
+    return {t.speaker for t in turns if t.role == "user"}
+
+
+def to_bedrock(turns: Sequence[Turn], *, prefix_speakers: bool) -> list[Message]:
+    """Turns → Converse messages obeying Bedrock's rules (see the module docstring)."""
+    merged: list[tuple[str, list[str]]] = []
+    for turn in turns:
+        text = f"<@{turn.speaker}>: {turn.text}" if prefix_speakers and turn.role == "user" else turn.text
+        if not text.strip():
+            continue
+        if merged and merged[-1][0] == turn.role:
+            merged[-1][1].append(text)
+        else:
+            merged.append((turn.role, [text]))
+    while merged and merged[0][0] != "user":
+        merged.pop(0)
+    while merged and merged[-1][0] != "user":
+        merged.pop()
+    return [{"role": role, "content": [{"text": "\n\n".join(texts)}]} for role, texts in merged]
+
+
+def estimate_tokens(text: str) -> int:
+    """A cautious token estimate: about 4 ASCII characters per token, one per other character."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return ascii_chars // 4 + (len(text) - ascii_chars) + 1
+
+
+def message_tokens(message: Message) -> int:
+    return sum(estimate_tokens(str(block.get("text", ""))) for block in message["content"])
+
+
+def trim_to_budget(messages: Sequence[Message], budget: int) -> tuple[list[Message], int]:
+    """Drop the oldest turns until the estimate fits `budget`; return (messages, turns dropped).
+
+    The first user message is kept (it usually sets the topic) and so is the last (the question);
+    turns are dropped in assistant+user pairs after the first, so roles keep alternating.
+    """
+    result = list(messages)
+    dropped = 0
+    total = sum(message_tokens(m) for m in result)
+    while total > budget and len(result) > 3:
+        removed = result[1:3]
+        del result[1:3]
+        dropped += 2
+        total -= sum(message_tokens(m) for m in removed)
+    if total > budget and len(result) == 3:  # first question, one answer, current question
+        del result[:2]
+        dropped += 2
+    return result, dropped

@@ -1,0 +1,108 @@
+"""How an answer in progress maps onto Slack messages (pure).
+
+The answer is the model's Markdown. Messages that are full are *sealed*: their Markdown and text never
+change again. The last message holds the rest (the *tail*), shown with a "still writing" marker while the
+model writes, and with a note (if any) once it has finished. Before a message's text would pass Slack's
+limit — counted as sent: rendered, escaped, marker and note included — the tail is split at a good
+boundary and the head sealed, so no edit is ever refused for length and no text is lost or repeated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+MARKER = "\n\n_… still writing_"
+PLACEHOLDER = "_Thinking…_"
+EMPTY_ANSWER = "The model returned an empty answer."
+LIMIT = 3900  # chat.update refuses text over 4,000 characters; keep a margin
+MIN_LIMIT = 500
+
+
+class Renderer(Protocol):
+    """Markdown → Slack text, and where to cut Markdown so that the rendered head fits a limit."""
+
+    def render(self, markdown: str, *, streaming: bool) -> str: ...
+
+    def split(self, markdown: str, limit: int, *, reserve: int) -> tuple[str, str]: ...
+
+    def length(self, text: str) -> int: ...
+
+
+def format_note(note: str) -> str:
+    """A note as shown under the answer: escaped for Slack, visibly not the model's words."""
+    escaped = note.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f":warning: _{escaped}_"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Slack message of the answer: `md` is the model's Markdown it shows, `text` what is sent."""
+
+    md: str
+    text: str
+    sealed: bool
+
+
+class AnswerLayout:
+    """The answer so far → the messages it needs. Not thread-safe: its owner serialises access."""
+
+    def __init__(self, renderer: Renderer, *, limit: int = LIMIT) -> None:
+        self._renderer = renderer
+        self.limit = limit
+        self._sealed: list[Part] = []
+        self._tail = ""
+        self.has_text = False
+
+    @property
+    def markdown(self) -> str:
+        return "".join(p.md for p in self._sealed) + self._tail
+
+    def append(self, markdown: str) -> None:
+        self._tail += markdown
+        self.has_text = self.has_text or bool(markdown.strip())
+
+    def shrink(self, index: int) -> None:
+        """Slack refused message `index` as too long: re-open it and lower the limit by a fifth."""
+        reopened = self._sealed[index:]
+        self._tail = "".join(p.md for p in reopened) + self._tail
+        del self._sealed[index:]
+        self.limit = max(MIN_LIMIT, self.limit * 4 // 5)
+
+    def _seal_overflow(self, suffix: str, streaming: bool) -> str:
+        """Seal heads of the tail until the rest plus `suffix` fits; return the rest's text."""
+        r = self._renderer
+        reserve = r.length(suffix)
+        while True:
+            text = r.render(self._tail, streaming=streaming)
+            if r.length(text) + reserve <= self.limit:
+                return text
+            head, rest = r.split(self._tail, self.limit, reserve=0)
+            if not rest:  # the head alone fits but not with the suffix: cut again, leaving room for it
+                head, rest = r.split(self._tail, self.limit, reserve=reserve)
+            if not head or not rest:
+                raise AssertionError("the splitter made no progress")  # a renderer bug, not user input
+            self._sealed.append(Part(head, r.render(head, streaming=False), sealed=True))
+            self._tail = rest
+
+    def snapshot(self, *, final: bool, note: str | None = None, status: str | None = None) -> list[Part]:
+        """The messages as they should look now. While nothing is written, one placeholder (or `status`).
+
+        The number of parts never decreases between snapshots: a tail is shown only once it has visible
+        text, and sealing turns it into a sealed part followed by a non-empty new tail.
+        """
+        if not self.has_text and not final:
+            return [Part("", status or PLACEHOLDER, sealed=False)]
+        if final and not self.has_text and not note:
+            note = EMPTY_ANSWER
+        suffix = ("\n\n" + format_note(note) if note else "") if final else MARKER
+        text = self._seal_overflow(suffix, streaming=not final)
+        parts = list(self._sealed)
+        if text.strip():
+            parts.append(Part(self._tail, text + suffix, sealed=final))
+        elif final and note:
+            parts.append(Part(self._tail, format_note(note), sealed=True))
+        elif final and parts:  # only whitespace after the last cut: it belongs to the last message
+            last = parts[-1]
+            parts[-1] = Part(last.md + self._tail, last.text, sealed=True)
+        return parts

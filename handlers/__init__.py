@@ -1,0 +1,42 @@
+"""Slack event routing: the whole table on one screen.
+
+`app_mention` and `message` events go through one listener: `handlers.routing.route` decides (pure), the
+service answers. Bolt acks each event before the listener runs, so slow work never causes redelivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+
+from handlers.routing import Ignore, Request, route
+
+logger = logging.getLogger(__name__)
+
+
+def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id: str, bot_user_id: str,
+                       bot_id: str) -> Callable[..., None]:
+    """The listener for `app_mention` and `message` events (ordinary parameters: Bolt injects by name)."""
+
+    def handle_event(body: dict[str, Any], event: dict[str, Any], request: BoltRequest) -> None:
+        decision = route(event, team_id=str(body.get("team_id") or team_id), bot_user_id=bot_user_id,
+                         bot_id=bot_id, ext_shared=bool(body.get("is_ext_shared_channel")))
+        event_id = body.get("event_id")
+        retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+        if isinstance(decision, Ignore):
+            logger.debug("ignored event %s: %s", event_id, decision.reason)
+            return
+        outcome = accept(decision, event_id if isinstance(event_id, str) else None)
+        logger.info("event %s (%s%s) in %s: %s", event_id, event.get("type"),
+                    f", retry {retry}" if retry else "", decision.channel, outcome)
+
+    return handle_event
+
+
+def register_handlers(app: App, handle_event: Callable[..., None]) -> None:
+    """Routing table. Bolt runs the first matching listener only; both event types share one path."""
+    app.event("app_mention")(handle_event)
+    app.event("message")(handle_event)

@@ -1,0 +1,98 @@
+"""Which Slack events the bot answers (pure predicates over event payloads).
+
+The rules, in order (the README repeats them):
+1. Never: other event types; message subtypes other than a plain message, `file_share` and
+   `thread_broadcast` (edits, deletions, joins, topic changes…); messages from any bot, including this
+   one (no bot-to-bot loops); messages without a user.
+2. Direct messages: always (a top-level DM starts a conversation in its thread).
+3. A message that mentions the bot (`app_mention`, or the `message` copy of the same mention): always,
+   in the message's thread.
+4. A reply in a channel thread without a mention: only if the thread's root message mentions the bot
+   (the conversation was started for it) — decided by the caller, who remembers threads — and not when
+   the reply mentions someone else but not the bot (people talking to each other).
+5. Anything else (top-level chatter, replies in other threads): no.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A message the bot should answer (if it has not already)."""
+
+    team_id: str
+    channel: str
+    channel_type: str
+    user: str
+    user_team: str
+    ts: str
+    thread_ts: str  # the root of the thread the answer goes into
+    trigger: str  # "mention" | "dm" | "follow_up"
+    text: str
+    in_thread: bool  # the message is a reply inside an existing thread
+    needs_qualification: bool = False  # a follow-up: answer only if the thread was started for the bot
+    ext_shared: bool = False
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+def mentions(text: str, user_id: str) -> bool:
+    return any(m == user_id for m in _USER_MENTION.findall(text))
+
+
+def mentions_others(text: str, user_id: str) -> bool:
+    return any(m != user_id for m in _USER_MENTION.findall(text))
+
+
+def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: str,
+          ext_shared: bool = False) -> Request | Ignore:
+    """Decide what to do with one event (see the module docstring)."""
+    kind = event.get("type")
+    if kind not in ("app_mention", "message"):
+        return Ignore(f"event type {kind}")
+    subtype = event.get("subtype")
+    if subtype not in ANSWERED_SUBTYPES:
+        return Ignore(f"subtype {subtype}")
+    user = event.get("user")
+    if event.get("bot_id") or event.get("bot_profile") or user == bot_user_id:
+        return Ignore("from a bot")
+    if not isinstance(user, str) or not user:
+        return Ignore("no user")
+    channel = event.get("channel")
+    ts = event.get("ts")
+    if not isinstance(channel, str) or not isinstance(ts, str):
+        return Ignore("malformed event")
+    text = str(event.get("text") or "")
+    thread_ts = event.get("thread_ts")
+    in_thread = isinstance(thread_ts, str) and thread_ts != ts
+    root = thread_ts if isinstance(thread_ts, str) and thread_ts else ts
+    channel_type = str(event.get("channel_type") or ("im" if channel.startswith("D") else "channel"))
+
+    def request(trigger: str, *, qualify: bool = False) -> Request:
+        return Request(team_id=team_id, channel=channel, channel_type=channel_type, user=user,
+                       user_team=str(event.get("user_team") or event.get("team") or team_id), ts=ts,
+                       thread_ts=root, trigger=trigger, text=text, in_thread=in_thread,
+                       needs_qualification=qualify, ext_shared=ext_shared)
+
+    if kind == "app_mention":
+        return request("mention")
+    if channel_type == "im":
+        return request("dm")
+    if mentions(text, bot_user_id):
+        return request("mention")
+    if in_thread:
+        if mentions_others(text, bot_user_id):
+            return Ignore("a reply addressed to someone else")
+        return request("follow_up", qualify=True)
+    return Ignore("not addressed to the bot")

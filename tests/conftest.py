@@ -1,0 +1,92 @@
+"""Shared fixtures: the two fakes (one per test module) and a way to start the real bot against them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+
+MODEL = "us.anthropic.claude-sonnet-4-6"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE",
+    "AWS_SECRET_ACCESS_KEY": "fake-aws-secret-do-not-log",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def bedrock() -> Iterator[FakeBedrock]:
+    fake = FakeBedrock().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_env(bedrock: FakeBedrock) -> Iterator[dict[str, str]]:
+    """boto3 reaches the fake through the standard AWS_ENDPOINT_URL_BEDROCK_RUNTIME variable."""
+    env = {**AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def bot_env(slack: FakeSlack, **overrides: str) -> dict[str, str]:
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": slack.api_url,
+           "BEDROCK_MODEL_ID": MODEL, "UPDATE_INTERVAL_SECONDS": "0.2", "BEDROCK_READ_TIMEOUT_SECONDS": "2",
+           "AWS_REGION": AWS_ENV["AWS_REGION"], "SLACK_POSTS_PER_SECOND_PER_CHANNEL": "50", "SLACK_POST_BURST": "50"}
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="module")
+def start_bot(slack: FakeSlack, bedrock: FakeBedrock, aws_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
+    """start_bot(**env_overrides) -> a connected Bot (closed at the end of the module)."""
+    from bot.app import create_bot
+    from bot.config import Settings
+
+    bots: list[Any] = []
+
+    def start(**overrides: str) -> Any:
+        settings = Settings.from_env(bot_env(slack, **overrides))
+        bot = create_bot(settings, sleep=lambda seconds: None, writer_backoff=lambda n: 0.01)
+        bot.connect()
+        bots.append(bot)
+        slack.wait_for(lambda s: s.open_connections >= 1, timeout=5)
+        return bot
+
+    yield start
+    for bot in bots:
+        bot.close(grace=1.0)
+
+
+@pytest.fixture(scope="module")
+def bot(start_bot: Callable[..., Any]) -> Any:
+    """The bot most tests share (one per module)."""
+    return start_bot()
+
+
+@pytest.fixture
+def fresh(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """Reset the fakes' recordings and scripts between tests (servers and the bot's connection stay)."""
+    slack.reset()
+    bedrock.reset()
+    bedrock.set_default_model()

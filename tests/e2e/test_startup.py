@@ -1,0 +1,62 @@
+"""`python -m bot` startup: bad configuration is one clear line and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AWS_ENV, bot_env
+from tests.fakes.slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "bot"], env={**clean, **env}, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(("drop", "override", "expected"), [
+    ("SLACK_BOT_TOKEN", {}, "config error: SLACK_BOT_TOKEN is missing: expected a Slack bot token starting with xoxb-"),
+    ("SLACK_APP_TOKEN", {}, "config error: SLACK_APP_TOKEN is missing"),
+    (None, {"MAX_CONTINUATIONS": "lots"}, "config error: MAX_CONTINUATIONS is invalid: expected a whole number"),
+    (None, {"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "config error: SLACK_APP_TOKEN is invalid"),
+])
+def test_bad_config_is_one_line_and_exit_2(slack: FakeSlack, tmp_path: Path, drop: str | None,
+                                           override: dict[str, str], expected: str) -> None:
+    env = {**bot_env(slack), **AWS_ENV, **override}
+    if drop:
+        env.pop(drop)
+    result = run_bot(env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(expected)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_env_file_is_read_and_the_environment_wins(slack: FakeSlack, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nMAX_CONTINUATIONS=from-dotenv\n")
+    env = {**bot_env(slack), **AWS_ENV, "MAX_CONTINUATIONS": "oops"}
+    env.pop("SLACK_BOT_TOKEN")
+    result = run_bot(env, tmp_path)
+    assert "MAX_CONTINUATIONS is invalid" in result.stderr  # the environment's value won over .env's
+
+
+def test_invalid_bot_token_says_which_token(slack: FakeSlack, tmp_path: Path) -> None:
+    result = run_bot({**bot_env(slack), **AWS_ENV, "SLACK_BOT_TOKEN": "xoxb-revoked"}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("startup error: SLACK_BOT_TOKEN was rejected by Slack (invalid_auth): "
+                                     "use the Bot User OAuth Token (xoxb-…) of the installed app")
+
+
+def test_invalid_app_token_says_which_token(slack: FakeSlack, tmp_path: Path) -> None:
+    result = run_bot({**bot_env(slack), **AWS_ENV, "SLACK_APP_TOKEN": "xapp-revoked"}, tmp_path)
+    assert result.returncode == 2
+    assert "startup error: SLACK_APP_TOKEN was rejected by Slack (invalid_auth)" in result.stderr
+    assert "Traceback" not in result.stderr

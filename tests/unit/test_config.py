@@ -1,0 +1,70 @@
+"""Settings.from_env: defaults, validation, and README/.env.example kept in step with VARIABLES."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_MODEL_ID, VARIABLES, Settings
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
+
+
+def test_defaults() -> None:
+    s = Settings.from_env(GOOD)
+    assert s.bedrock_model_id == DEFAULT_MODEL_ID
+    assert s.max_continuations == 5
+    assert s.update_interval_seconds == 1.0
+    assert s.log_level == "INFO"
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.bedrock_temperature is None and s.bedrock_top_p is None
+    assert s.max_concurrent_answers >= 32
+
+
+@pytest.mark.parametrize(("env", "name", "fragment"), [
+    ({}, "SLACK_BOT_TOKEN", "is missing: expected a Slack bot token starting with xoxb-"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN", "is missing"),
+    ({**GOOD, "SLACK_BOT_TOKEN": "xoxp-1"}, "SLACK_BOT_TOKEN", "is invalid"),
+    ({**GOOD, "SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN", "starting with xapp-"),
+    ({**GOOD, "MAX_CONTINUATIONS": "-1"}, "MAX_CONTINUATIONS", "whole number between 0 and 50"),
+    ({**GOOD, "MAX_CONTINUATIONS": "two"}, "MAX_CONTINUATIONS", "whole number"),
+    ({**GOOD, "UPDATE_INTERVAL_SECONDS": "0"}, "UPDATE_INTERVAL_SECONDS", "above 0"),
+    ({**GOOD, "BEDROCK_TEMPERATURE": "1.5"}, "BEDROCK_TEMPERATURE", "at most 1"),
+    ({**GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "one of DEBUG"),
+    ({**GOOD, "SLACK_API_URL": "localhost:1"}, "SLACK_API_URL", "http(s) URL"),
+    ({**GOOD, "ALLOWED_CHANNEL_IDS": "C1,#general"}, "ALLOWED_CHANNEL_IDS", "comma-separated"),
+    ({**GOOD, "ALLOW_EXTERNAL_USERS": "maybe"}, "ALLOW_EXTERNAL_USERS", "true or false"),
+])
+def test_bad_values_name_the_variable(env: dict[str, str], name: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.name == name
+    assert str(caught.value).startswith(name)
+    assert fragment in str(caught.value)
+
+
+def test_values_are_parsed_and_blank_means_default() -> None:
+    s = Settings.from_env({**GOOD, "BEDROCK_TOP_P": "0.9", "MAX_CONTINUATIONS": " ", "LOG_LEVEL": "debug",
+                           "SLACK_API_URL": "http://127.0.0.1:9/api", "ALLOWED_USER_IDS": "U1, U2"})
+    assert s.bedrock_top_p == 0.9
+    assert s.max_continuations == 5
+    assert s.log_level == "DEBUG"
+    assert s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.allowed_user_ids == frozenset({"U1", "U2"})
+
+
+def test_every_variable_is_documented_in_readme_and_env_example() -> None:
+    readme = (ROOT / "README.md").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for var in VARIABLES:
+        assert f"`{var.name}`" in readme, var.name
+        assert f"{var.name}=" in example, var.name
+
+
+def test_env_example_holds_no_real_values() -> None:
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith(("SLACK_BOT_TOKEN=", "SLACK_APP_TOKEN=")):
+            assert line.split("=", 1)[1] in ("", "xoxb-...", "xapp-...")
