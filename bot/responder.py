@@ -121,6 +121,8 @@ class Responder:
                 log["outcome"] = "empty_question"
             else:
                 generation = self._generate(handle, messages, system)
+                if generation.outcome.history_shrunk and TRIMMED_NOTE not in notes:
+                    notes.append(TRIMMED_NOTE)
                 notes.extend(n for n in [generation.outcome.note] if n)
                 note = " ".join(notes) or None
                 if generation.outcome.cancelled:
@@ -157,7 +159,8 @@ class Responder:
             self._registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         else:
             log["history_pages"] = 0
-            raw = [{"type": "message", "user": r.user, "text": r.text, "ts": r.ts}]
+            raw = [{"type": "message", "user": r.user, "text": r.text, "ts": r.ts, "files": list(r.files),
+                    "attachments": list(r.attachments)}]
         turns = history.thread_turns(raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id, upto_ts=r.ts,
                                      skip_answers={handle.key}, join_markdown=self._join)
         if not turns or turns[-1].role != "user" or turns[-1].anchor[0] != history.ts_key(r.ts):
@@ -177,7 +180,7 @@ class Responder:
                                inference_config=_inference_config(self._settings), cache=True)
 
         def shrink(current: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | None:
-            budget = max(1000, sum(history.message_tokens(m) for m in current) // 2)
+            budget = sum(history.message_tokens(m) for m in current) // 2  # at least one pair goes
             smaller, dropped = history.trim_to_budget(current, budget)
             return smaller if dropped else None
 

@@ -40,6 +40,8 @@ class Request:
     in_thread: bool  # the message is a reply inside an existing thread
     needs_qualification: bool = False  # a follow-up: answer only if the thread was started for the bot
     ext_shared: bool = False
+    files: tuple[dict[str, Any], ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: s
         return Request(team_id=team_id, channel=channel, channel_type=channel_type, user=user,
                        user_team=str(event.get("user_team") or event.get("team") or team_id), ts=ts,
                        thread_ts=root, trigger=trigger, text=text, in_thread=in_thread,
-                       needs_qualification=qualify, ext_shared=ext_shared)
+                       needs_qualification=qualify, ext_shared=ext_shared,
+                       files=tuple(f for f in event.get("files") or () if isinstance(f, dict)),
+                       attachments=tuple(a for a in event.get("attachments") or () if isinstance(a, dict)))
 
     if kind == "app_mention":
         return request("mention")

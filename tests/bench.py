@@ -167,15 +167,53 @@ def workload_one(slack: FakeSlack, bedrock: FakeBedrock) -> None:
         proc.wait(30)
 
 
+def workload_followup(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """A follow-up without a mention in a 200-message thread the bot started: latency and Slack calls."""
+    proc = start_bot(slack, bedrock, {})
+    try:
+        bedrock.enqueue(Stream(["Use IAM."]))
+        root = slack.user_says("C1", "U1", "<@UBOT> how do I rotate keys?")
+        slack.wait_for(lambda s: any(marks(c.params).get("state") == "final" for c in s.calls_for("chat.update")))
+        for i in range(198):
+            slack.add_history("C1", f"U{1 + i % 3}", f"thread message {i} about keys", thread_ts=root)
+        before = len(slack.calls)
+        bedrock.enqueue(Stream(["Every 90 days."]))
+        pushed = time.monotonic()
+        ts = slack.user_says("C1", "U1", "how often?", thread_ts=root)
+        answer = Answer("C1", ts, pushed, "Every 90 days.")
+
+        def done(s: FakeSlack) -> bool:
+            return any(marks(c.params).get("reply_to") == ts and marks(c.params).get("state") == "final"
+                       for c in s.calls_for("chat.update"))
+
+        slack.wait_for(done, timeout=30)
+        calls = [c.method for c in slack.calls[before:]]
+        collect(slack, [answer])
+        assert answer.placeholder is not None
+        print("\n== follow-up in a 200-message thread ==")
+        print(f"{'event -> placeholder (ms)':34} {1000 * (answer.placeholder - pushed):.1f}")
+        counts = ", ".join(f"{m} x{calls.count(m)}" for m in sorted(set(calls)))
+        print(f"{'Slack calls for the follow-up':34} {counts}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="1", choices=["1", "all"])
-    parser.parse_args()
+    parser.add_argument("--workload", default="1", choices=["1", "followup", "all"])
+    args = parser.parse_args()
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
     bedrock.set_default_model()
     try:
-        workload_one(slack, bedrock)
+        if args.workload in ("1", "all"):
+            workload_one(slack, bedrock)
+            slack.reset()
+            bedrock.reset()
+            bedrock.set_default_model()
+        if args.workload in ("followup", "all"):
+            workload_followup(slack, bedrock)
     finally:
         slack.stop()
         bedrock.stop()

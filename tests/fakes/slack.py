@@ -410,6 +410,7 @@ class FakeSlack:
         self.server_ping_interval = server_ping_interval
         self.close_timeout = close_timeout
         self.block_pongs = False
+        self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
         self.redeliver_unacked_on_reconnect = True
         self.single_use_tickets = False
 
@@ -534,6 +535,7 @@ class FakeSlack:
         """
         with self._lock:
             self._clear_state_locked()
+            self.replies_page_cap = REPLIES_MAX_LIMIT
             self._load_defaults_locked()
             for link in self._links:
                 link.sent.clear()
@@ -562,6 +564,7 @@ class FakeSlack:
         self._pings_received = 0
         self._pongs_withheld = 0
         self.block_pongs = False
+        self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
         self.redeliver_unacked_on_reconnect = True
 
     def _load_defaults_locked(self) -> None:
@@ -1279,7 +1282,7 @@ class FakeSlack:
             limit = int(params.get("limit") or REPLIES_MAX_LIMIT)
         except (TypeError, ValueError):
             return _err("invalid_limit")
-        limit = min(max(limit, 1), REPLIES_MAX_LIMIT)
+        limit = min(max(limit, 1), self.replies_page_cap)
         start = 0
         cursor = _opt_str(params.get("cursor"))
         if cursor:
@@ -1502,6 +1505,23 @@ class FakeSlack:
             ts = message["ts"]
         self._pump()
         return ts
+
+    def add_history(self, channel: str, user: str, text: str, *, thread_ts: str | None = None,
+                    metadata: Json | None = None, bot: bool = False) -> str:
+        """Store a message without delivering any event (written while the bot was away); return its ts.
+
+        ``bot=True`` stores it as this bot's own message (with optional ``metadata``)."""
+        with self._lock:
+            message: Json = {"type": "message", "text": text, "ts": self._next_ts(),
+                             "team": self.users.get(user, {}).get("team_id", TEAM_ID)}
+            if bot:
+                message.update(user=BOT_USER_ID, bot_id=BOT_ID, app_id=APP_ID)
+                if metadata is not None:
+                    message["metadata"] = copy.deepcopy(metadata)
+            else:
+                message.update(user=user, client_msg_id=str(uuid.uuid4()), blocks=_rich_text_blocks(text))
+            self._store_message_locked(channel, message, thread_ts)
+            return str(message["ts"])
 
     def user_edits(self, channel: str, ts: str, new_text: str) -> None:
         """Edit a user's message and deliver ``message_changed``."""
