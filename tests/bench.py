@@ -26,6 +26,7 @@ import psutil
 from slack_sdk import WebClient
 
 from tests.conftest import AWS_ENV, MODEL
+from tests.fakes.bedrock import Answer as Answer_
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -199,9 +200,44 @@ def workload_followup(slack: FakeSlack, bedrock: FakeBedrock) -> None:
         proc.wait(30)
 
 
+def workload_long(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """A 50,000-character Markdown answer streamed over ~10 s with continuations: how it is cut."""
+    from bot.splitting import join_parts, slack_length
+    from tests.e2e.test_long_answers import markdown_answer
+
+    text = markdown_answer(50_000)
+    proc = start_bot(slack, bedrock, {"BEDROCK_MAX_TOKENS": "2000"})
+    try:
+        bedrock.set_fallback(lambda request: Answer_(text, token_chars=8, delay=0.0016))
+        ts = slack.user_says("C1", "U1", "<@UBOT> the whole manual")
+
+        def done(s: FakeSlack) -> bool:
+            return any(marks(c.params).get("state") == "final" and marks(c.params).get("part") ==
+                       int(marks(c.params).get("parts", -1)) - 1 for c in s.calls if c.ok and
+                       c.method in ("chat.update", "chat.postMessage"))
+
+        slack.wait_for(done, timeout=120)
+        replies = [m for m in slack.thread("C1", ts) if m.get("bot_id") == "BBOT"]
+        edits = [c for c in slack.calls_for("chat.update") if c.ok]
+        largest = max(len(c.params.get("text", "")) for c in slack.calls
+                      if c.method in ("chat.update", "chat.postMessage"))
+        exact = join_parts([marks(m)["md"] for m in replies]).strip() == text.strip()
+        print("\n== a 50,000-character Markdown answer ==")
+        print(f"{'Bedrock calls (continuations)':34} {len(bedrock.calls)}")
+        print(f"{'messages per 10,000 characters':34} {len(replies) / (len(text) / 10_000):.2f} "
+              f"({len(replies)} messages)")
+        print(f"{'edits per message':34} {len(edits) / len(replies):.2f}")
+        print(f"{'largest text sent vs limit':34} {largest} / 4000 (layout limit 3900, UTF-16 units "
+              f"{max(slack_length(m['text']) for m in replies)})")
+        print(f"{'joined parts == model text':34} {exact}")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="1", choices=["1", "followup", "all"])
+    parser.add_argument("--workload", default="1", choices=["1", "followup", "long", "all"])
     args = parser.parse_args()
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
@@ -214,6 +250,11 @@ def main() -> None:
             bedrock.set_default_model()
         if args.workload in ("followup", "all"):
             workload_followup(slack, bedrock)
+            slack.reset()
+            bedrock.reset()
+            bedrock.set_default_model()
+        if args.workload in ("long", "all"):
+            workload_long(slack, bedrock)
     finally:
         slack.stop()
         bedrock.stop()
