@@ -29,12 +29,12 @@ from bot.render import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
 from bot.slack_writer import SlackWriter
+from bot.socket_mode import SocketConnection
 from handlers import make_event_handler, register_handlers
 
 logger = logging.getLogger("bot")
 
 LISTENER_THREADS = 16  # listeners only decide and post a placeholder; answers stream in the answer pool
-SLACK_TIMEOUT = 15
 
 
 class StartupError(Exception):
@@ -84,10 +84,8 @@ class Bot:
 
 
 def make_socket_handler(app: App, settings: Settings) -> Any:
-    """The Socket Mode handler (see the README for why this client and these ping settings)."""
-    from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
-
-    return SocketModeHandler(app, settings.slack_app_token, concurrency=LISTENER_THREADS)
+    """The Socket Mode connection (bot/socket_mode.py says why this client and these ping settings)."""
+    return SocketConnection(app, settings.slack_app_token, concurrency=LISTENER_THREADS)
 
 
 def identify(client: WebClient) -> Identity:
@@ -98,7 +96,7 @@ def identify(client: WebClient) -> Identity:
         error = exc.response.get("error")
         raise StartupError(f"SLACK_BOT_TOKEN was rejected by Slack ({error}): use the Bot User OAuth Token "
                            "(xoxb-…) of the installed app") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - e.g. a wrong SLACK_API_URL
         raise StartupError(f"cannot reach Slack at the configured SLACK_API_URL ({type(exc).__name__})") from None
     return Identity(team_id=str(response["team_id"]), bot_user_id=str(response["user_id"]),
                     bot_id=str(response.get("bot_id") or ""))
@@ -108,7 +106,8 @@ def create_bot(settings: Settings, *, model_client: ConverseStreamClient | None 
                sleep: Callable[[float], Any] | None = None,
                writer_backoff: Callable[[int], float] | None = None) -> Bot:
     """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing."""
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT)
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                       timeout=settings.slack_timeout_seconds)  # type: ignore[arg-type]  # urllib takes floats
     identity = identify(client)
     renderer = SlackRenderer()
     writer_options: dict[str, Any] = {"backoff": writer_backoff} if writer_backoff else {}

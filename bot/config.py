@@ -161,6 +161,8 @@ VARIABLES: tuple[Variable, ...] = (
              "Budget for chat.postMessage per channel (placeholders and continuation messages).",
              _float(0.01, 100.0)),
     Variable("SLACK_POST_BURST", "slack_post_burst", "5", "Burst allowance of that budget.", _int(1, 100)),
+    Variable("SLACK_TIMEOUT_SECONDS", "slack_timeout_seconds", "15",
+             "HTTP timeout of one Slack Web API call (a timed-out edit is retried).", _float(0.1, 300.0)),
     Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "20",
              "On SIGTERM: how long answers in flight may finish before they are closed with a note.",
              _float(0.0, 600.0)),
@@ -205,6 +207,7 @@ class Settings:
     slack_edit_burst: int = 20
     slack_posts_per_second: float = 1.0
     slack_post_burst: int = 5
+    slack_timeout_seconds: float = 15.0
     shutdown_grace_seconds: float = 20.0
     context_budget_tokens: int = 150000
     allowed_channel_ids: frozenset[str] = field(default_factory=frozenset)

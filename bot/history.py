@@ -50,9 +50,20 @@ def mentions(text: str, user_id: str) -> bool:
     return any(m.group(1) == user_id for m in _MENTION.finditer(text))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (tabs and newlines stay) and replace lone surrogates with U+FFFD, which
+    JSON can carry but UTF-8 (and so Bedrock) cannot."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
 def slack_to_model(text: str, *, bot_user_id: str) -> str:
     """Slack markup → plain text for the model: the bot's own mention removed, `<@U…>` kept as an id,
     `<#C…|name>` → `#name`, `<url|text>` → `text (url)`, `&amp; &lt; &gt;` unescaped."""
+    text = clean_text(text)
 
     def mention(m: re.Match[str]) -> str:
         return "" if m.group(1) == bot_user_id else f"<@{m.group(1)}>"

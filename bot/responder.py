@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from bot import history
 from bot.bedrock import ConverseStreamClient
 from bot.config import Settings
-from bot.conversations import Job, ThreadRegistry
+from bot.conversations import BoundedSet, Job, ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.layout import LIMIT, PLACEHOLDER
@@ -83,6 +83,7 @@ class Responder:
         self._clock = clock
         self._policy = policy
         self.shutting_down = False
+        self._post_failures = BoundedSet(capacity=1000, ttl=3600.0)  # log each channel's problem once an hour
 
     # -- placeholder -----------------------------------------------------------------------------------
     def ref(self, job: Job) -> AnswerRef:
@@ -95,8 +96,9 @@ class Responder:
         try:
             job.placeholder_ts = self._writer.post_placeholder(self.ref(job), QUEUED if queued else PLACEHOLDER)
         except PostError as error:
-            logger.error("cannot reply in channel %s: %s. %s", job.request.channel, error.error,
-                         _post_fix(error.error))
+            first = self._post_failures.add((job.request.channel, error.error))
+            logger.log(logging.ERROR if first else logging.DEBUG, "cannot reply in channel %s: %s. %s",
+                       job.request.channel, error.error, _post_fix(error.error))
             return False
         job.queued = queued
         job.placeholder_at = self._clock()
@@ -109,6 +111,10 @@ class Responder:
         assert job.placeholder_ts is not None
         handle = self._writer.open(self.ref(job), job.placeholder_ts, QUEUED if job.queued else PLACEHOLDER,
                                    limit=LIMIT)
+        if self.shutting_down:  # accepted before the shutdown began, never started: say so, ask nothing
+            handle.finish(SHUTDOWN_NOTE)
+            handle.wait(10.0)
+            return
         if job.queued:
             handle.set_status(PLACEHOLDER)
         log: dict[str, Any] = {"trigger": job.request.trigger, "outcome": "complete"}

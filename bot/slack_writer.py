@@ -224,7 +224,7 @@ class SlackWriter:
                 if error in GONE_ERRORS or exc.response.status_code < 500:
                     raise PostError(error or f"http_{exc.response.status_code}") from exc
                 failures += 1
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - connection resets, timeouts
                 failures += 1
                 logger.warning("posting a placeholder failed (%s)", type(exc).__name__)
             if failures >= MAX_CALL_FAILURES:
@@ -330,7 +330,7 @@ class SlackWriter:
         except SlackApiError as exc:
             self._handle_error(handle, method, index, exc)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - connection resets and timeouts: retry with backoff
             self._transient(handle, type(exc).__name__)
             return
         handle.delivered[index].text = part.text

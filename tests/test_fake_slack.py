@@ -356,10 +356,11 @@ def test_websocket_client_socket_mode_client_acks_and_reconnects(fake: FakeSlack
         fake.wait_for_connection(1)
         envelope_id = fake.push_event({"type": "app_mention", "channel": "C1", "user": "U1", "text": "hey"})
         fake.wait_for_ack(envelope_id)
-        # grace=0: close right behind the disconnect message. With a delayed close this client sometimes
-        # stalls up to 10 s (its own race: the old session is closed under a dispatcher waiting in epoll).
+        # grace=0: close right behind the disconnect message. This client closes the old session under
+        # its own dispatcher thread, which may then sleep out a 10 s epoll timeout before reconnecting;
+        # a delayed close makes that likely (6 of 16 runs with grace=0.5), grace=0 rare (seen under load).
         fake.send_disconnect(grace=0)
-        fake.wait_for_connection(2)
+        fake.wait_for_connection(2, timeout=15)
         envelope_id = fake.push_event({"type": "app_mention", "channel": "C1", "user": "U1", "text": "again"})
         fake.wait_for_ack(envelope_id)
         assert [r.payload["event"]["text"] for r in seen] == ["hey", "again"]

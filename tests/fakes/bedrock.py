@@ -886,7 +886,7 @@ class FakeBedrock:
             return reply
         try:
             produced = reply(request)
-        except Exception as exc:  # surface test-script bugs as loud server errors
+        except Exception as exc:  # noqa: BLE001 - surface test-script bugs as loud server errors
             return Error(500, "InternalServerException", f"fake: reply callable raised {exc!r}")
         if not isinstance(produced, Stream | Error | Answer):
             return Error(500, "InternalServerException", f"fake: reply callable returned {produced!r}")

@@ -907,7 +907,7 @@ class FakeSlack:
             while True:
                 try:
                     value = predicate(self)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a failing predicate means "not yet"
                     last_exc = exc
                 else:
                     if value:
@@ -1730,6 +1730,7 @@ class FakeSlack:
             timer = threading.Timer(grace, self._close_link, args=(link,))
             timer.daemon = True
             with self._lock:
+                self._timers = [t for t in self._timers if t.is_alive()]
                 self._timers.append(timer)
             timer.start()
         return len(links)

@@ -1,0 +1,83 @@
+"""`python -m bot` as a process: no AWS credentials, and a graceful SIGTERM shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import AWS_ENV, bot_env
+from tests.e2e.helpers import bot_replies, final_state, marks
+from tests.fakes.bedrock import FakeBedrock, Stream
+from tests.fakes.slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Any]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(env: dict[str, str]) -> subprocess.Popen[str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], env={**clean, "PYTHONPATH": str(ROOT), **env},
+                                cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_no_aws_credentials_gets_a_note_and_the_process_stays_up(spawn: Any, slack: FakeSlack,
+                                                                 bedrock: FakeBedrock) -> None:
+    env = {**bot_env(slack), "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url, "AWS_REGION": "us-east-1",
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    proc = spawn(env)
+    slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
+    ts = slack.user_says("C1", "U1", "<@UBOT> hello")
+    reply = final_state(slack, "C1", ts)[0]["text"]
+    assert "no valid AWS credentials" in reply
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+
+
+def test_sigterm_stops_receiving_then_finishes_or_closes_answers(spawn: Any, slack: FakeSlack,
+                                                                 bedrock: FakeBedrock) -> None:
+    env = {**bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
+           "SHUTDOWN_GRACE_SECONDS": "4"}
+    def script(request: Any) -> Stream:
+        if "quick" in str(request.messages):
+            return Stream(["quick ", "one"], delay=0.2)  # finishes within the grace period
+        return Stream([f"w{i} " for i in range(400)], delay=0.05)  # 20 s: does not
+
+    bedrock.set_fallback(script)
+    proc = spawn(env)
+    slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
+    quick = slack.user_says("C1", "U1", "<@UBOT> quick")
+    slow = slack.user_says("C2", "U1", "<@UBOT> slow")
+    slack.wait_for(lambda s: len(bedrock.delta_log) > 5)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    slack.wait_for(lambda s: s.open_connections == 0, timeout=5)  # stops receiving first
+    closed_after = time.monotonic() - start
+    assert proc.wait(30) == 0
+    assert closed_after < 2.0
+    assert final_state(slack, "C1", quick)[0]["text"] == "quick one"
+    last = bot_replies(slack, "C2", slow)[-1]
+    assert marks(last)["state"] == "final"
+    assert last["text"].startswith("w0 w1") and "restarted before it could finish" in last["text"]
