@@ -105,6 +105,7 @@ class AnswerPool:
         self._active: set[tuple[str, str, str]] = set()  # conversations queued in _ready or running
         self._running = 0
         self._waiting = 0
+        self._claims = 0
         self._max_queued = max_queued
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"answer-{i}", daemon=True)
@@ -118,13 +119,22 @@ class AnswerPool:
         with self._cond:
             return key in self._active
 
-    def full(self) -> bool:
-        """True if a new conversation would have to wait for a worker."""
+    def claim(self) -> bool:
+        """Announce a job about to be submitted (its placeholder is posted in between); return True if it
+        will have to wait for a worker. Claims count as taken workers, so concurrent callers agree."""
         with self._cond:
-            return self._running + len(self._ready) >= self._workers
+            waits = self._running + len(self._ready) + self._claims >= self._workers
+            self._claims += 1
+            return waits
 
-    def submit(self, job: Job) -> bool:
+    def unclaim(self) -> None:
         with self._cond:
+            self._claims -= 1
+
+    def submit(self, job: Job, *, claimed: bool = False) -> bool:
+        with self._cond:
+            if claimed:
+                self._claims -= 1
             if self._closed or (self._waiting >= self._max_queued and (
                 job.key in self._active or self._running + len(self._ready) >= self._workers
             )):

@@ -7,8 +7,10 @@ hands out turns, one call at a time:
 
 * priority: an answer's FINAL text, then its FIRST visible text, then INTERIM edits;
 * within a priority, the answer that has waited longest goes first (fair share, no starvation);
-* an interim edit of one reply happens at most once per `interval`, and only while the update budget
-  keeps a reserve for the finals of the answers still streaming;
+* an interim edit of one reply happens at most once per `interval`; first and interim edits only spend
+  update tokens above a reserve of one per answer still streaming (up to the burst), so under load the
+  placeholder may stay until the final text rather than delay someone's final text — unless an answer
+  has shown nothing new for `STARVED_AFTER` seconds (long answers under load still move);
 * a 429 pauses that method for everyone until its Retry-After has passed;
 * an answer has at most one call in flight (one writer per message, so edits never overtake each other).
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+
+STARVED_AFTER = 20.0
 
 
 class TokenBucket:
@@ -58,6 +62,7 @@ class Priority(enum.IntEnum):
 class Method(enum.Enum):
     UPDATE = "chat.update"
     POST = "chat.postMessage"
+    DELETE = "chat.delete"
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Slot:
     not_before: float = 0.0  # backoff after a failed call
     next_method: Method = Method.UPDATE
     marks: int = 0  # how often it was marked dirty; lets a finished call see marks that came during it
+    flying: Method | None = None  # the method of its call in flight
 
     def priority(self) -> Priority:
         if self.final:
@@ -84,9 +90,14 @@ class Slot:
 
 @dataclass(frozen=True)
 class Turn:
+    """A call the writer may make now. `replace`: the final text of an answer whose placeholder never
+    showed text goes out as a new message (post budget) because the update budget is exhausted; the
+    placeholder is deleted afterwards (its own budget). This is how finals beat the chat.update floor."""
+
     key: str
     method: Method
     priority: Priority
+    replace: bool = False
 
 
 @dataclass
@@ -104,14 +115,20 @@ class Scheduler:
 
     def __post_init__(self) -> None:
         self._updates = TokenBucket(self.edits_per_minute / 60.0, self.edit_burst, self.now)
+        self._deletes = TokenBucket(self.edits_per_minute / 60.0, self.edit_burst, self.now)  # also Tier 3
         self._posts: dict[str, TokenBucket] = {}
+        # One call per method in flight: a 429 is then known before the next call of that method is sent,
+        # so no call ever lands inside a Retry-After window. (Slack's budgets are far below 1 call/RTT.)
+        self._flying: set[Method] = set()
 
     # -- bookkeeping ----------------------------------------------------------------------------------
     def add(self, key: str, channel: str) -> None:
         self.slots[key] = Slot(key, channel)
 
     def remove(self, key: str) -> None:
-        self.slots.pop(key, None)
+        slot = self.slots.pop(key, None)
+        if slot is not None:
+            self._land(slot)
 
     def mark_dirty(self, key: str, now: float, *, method: Method, final: bool = False) -> None:
         slot = self.slots[key]
@@ -126,7 +143,7 @@ class Scheduler:
         """A call of the answer completed; `more` is the method of its next pending call, if any, as seen
         when the slot had been marked `marks` times (a later mark keeps it dirty)."""
         slot = self.slots[key]
-        slot.in_flight = False
+        self._land(slot)
         slot.last_write = now
         slot.shown = slot.shown or shown
         slot.dirty = more is not None or slot.marks != marks
@@ -137,13 +154,23 @@ class Scheduler:
 
     def refund(self, method: Method, channel: str, now: float) -> None:
         """Give back the token of a turn that made no call."""
-        bucket = self._post_bucket(channel, now) if method is Method.POST else self._updates
-        bucket.give(now)
+        self._bucket(method, channel, now).give(now)
+
+    def _bucket(self, method: Method, channel: str, now: float) -> TokenBucket:
+        if method is Method.POST:
+            return self._post_bucket(channel, now)
+        return self._deletes if method is Method.DELETE else self._updates
 
     def failed(self, key: str, now: float, *, retry_in: float) -> None:
         slot = self.slots[key]
-        slot.in_flight = False
+        self._land(slot)
         slot.not_before = now + retry_in
+
+    def _land(self, slot: Slot) -> None:
+        slot.in_flight = False
+        if slot.flying is not None:
+            self._flying.discard(slot.flying)
+            slot.flying = None
 
     def pause(self, method: Method, until: float) -> None:
         """A 429: nobody calls `method` before `until`."""
@@ -157,9 +184,16 @@ class Scheduler:
 
     # -- decisions -------------------------------------------------------------------------------------
     def reserve(self) -> float:
-        """Update tokens kept back for the final texts of answers still streaming."""
+        """Update tokens kept back for the final texts of answers still streaming: one each, up to the
+        burst (none for a single answer). First and interim edits only spend what is above it, so when many
+        answers finish together their finals are not queued behind edits of text about to change anyway."""
         streaming = sum(1 for s in self.slots.values() if not s.final)
-        return max(0.0, min(self.edit_burst - 1.0, self.edit_burst / 2.0, streaming / 2.0))
+        return 0.0 if streaming <= 1 else float(min(self.edit_burst, streaming))
+
+    def _starved(self, slot: Slot, now: float) -> bool:
+        """An answer that has shown nothing new for STARVED_AFTER seconds may spend the reserve too."""
+        since = slot.last_write if slot.shown else slot.dirty_since
+        return now - since >= STARVED_AFTER
 
     def _earliest(self, slot: Slot, now: float) -> float:
         """When this slot could be served if budgets allowed (interval and backoff only)."""
@@ -170,14 +204,16 @@ class Scheduler:
 
     def _budget_wait(self, slot: Slot, now: float) -> float:
         method = slot.next_method
+        if method in self._flying:
+            return float("inf")  # woken when that call lands
         wait = max(0.0, self.paused_until.get(method, 0.0) - now)
-        if method is Method.POST:
-            return max(wait, self._post_bucket(slot.channel, now).time_until(1.0, now))
-        need = 1.0 + (self.reserve() if slot.priority() is Priority.INTERIM else 0.0)
-        if slot.priority() is Priority.FIRST and any(
-            s.final and s.dirty and not s.in_flight for s in self.slots.values()
-        ):
-            need = 2.0  # a first text never takes the last token a pending final text needs
+        if method is not Method.UPDATE:
+            return max(wait, self._bucket(method, slot.channel, now).time_until(1.0, now))
+        if slot.priority() is Priority.FINAL:
+            return max(wait, self._updates.time_until(1.0, now))
+        need = 1.0 if self._starved(slot, now) else 1.0 + self.reserve()
+        if any(s.final and s.dirty and not s.in_flight for s in self.slots.values()):
+            need += 1.0  # never take a token a waiting final text needs
         return max(wait, self._updates.time_until(need, now))
 
     def next_turn(self, now: float) -> tuple[Turn | None, float | None]:
@@ -188,14 +224,28 @@ class Scheduler:
         for slot in candidates:
             wait = max(self._earliest(slot, now) - now, self._budget_wait(slot, now))
             if wait <= 0:
-                if slot.next_method is Method.POST:
-                    self._post_bucket(slot.channel, now).take(now)
-                else:
-                    self._updates.take(now)
-                slot.in_flight = True
-                return Turn(slot.key, slot.next_method, slot.priority()), 0.0
-            soonest = wait if soonest is None else min(soonest, wait)
+                return self._grant(slot, slot.next_method, now), 0.0
+            if self._can_replace(slot, now):
+                return self._grant(slot, Method.POST, now, replace=True), 0.0
+            if wait != float("inf"):
+                soonest = wait if soonest is None else min(soonest, wait)
         return None, soonest
+
+    def _grant(self, slot: Slot, method: Method, now: float, *, replace: bool = False) -> Turn:
+        self._bucket(method, slot.channel, now).take(now)
+        slot.in_flight = True
+        slot.flying = method
+        self._flying.add(method)
+        return Turn(slot.key, method, slot.priority(), replace=replace)
+
+    def _can_replace(self, slot: Slot, now: float) -> bool:
+        """A final text waiting for the update budget, over a placeholder that never showed text, may be
+        posted as a new message if the channel's post budget allows it now."""
+        if not (slot.final and not slot.shown and slot.next_method is Method.UPDATE) or slot.not_before > now:
+            return False
+        if Method.POST in self._flying or self.paused_until.get(Method.POST, 0.0) > now:
+            return False
+        return self._post_bucket(slot.channel, now).time_until(1.0, now) <= 0
 
     def take_post(self, channel: str, now: float) -> float:
         """For a placeholder posted by the caller itself: 0 if it may post now (token taken), else seconds

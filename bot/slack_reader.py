@@ -1,31 +1,106 @@
-"""Reading from Slack: a thread's messages (all pages, with the bot's metadata marks) and a thread's root."""
+"""Reading from Slack: a thread's messages (all pages, with the bot's metadata marks) and a thread's root.
+
+Reads are retried here: a 429 pauses that method for every caller until its Retry-After has passed (no
+call inside the window), 5xx answers and connection failures back off and retry a few times.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # conversations.replies' maximum
+MAX_ATTEMPTS = 6
 
 
-def fetch_thread(client: WebClient, channel: str, thread_ts: str) -> tuple[list[dict[str, Any]], int]:
-    """All messages of the thread, oldest first, following the cursor to the end; also the pages read."""
-    messages: list[dict[str, Any]] = []
-    cursor: str | None = None
-    pages = 0
-    while True:
-        response = client.conversations_replies(channel=channel, ts=thread_ts, limit=PAGE_SIZE,
-                                                include_all_metadata=True, cursor=cursor)
-        pages += 1
-        messages.extend(response.get("messages") or [])
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return messages, pages
+class SlackReader:
+    """Slack reads with shared rate-limit pauses. Thread-safe."""
 
+    def __init__(self, client: WebClient, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = time.sleep,
+                 backoff: Callable[[int], float] = lambda n: min(10.0, 0.5 * 2 ** (n - 1))) -> None:
+        self._client = client
+        self._clock = clock
+        self._sleep = sleep
+        self._backoff = backoff
+        self._lock = threading.Lock()
+        self._paused_until: dict[str, float] = {}
+        self._teams: dict[str, str | None] = {}
+        self.rate_limited = 0
 
-def fetch_root(client: WebClient, channel: str, thread_ts: str) -> dict[str, Any] | None:
-    """The thread's root message (one small call), or None if Slack has no such thread."""
-    response = client.conversations_replies(channel=channel, ts=thread_ts, limit=1)
-    messages = response.get("messages") or []
-    return messages[0] if messages else None
+    def _call(self, method: str, **params: Any) -> Any:
+        attempt = 0
+        while True:
+            with self._lock:
+                wait = self._paused_until.get(method, 0.0) - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+                continue
+            try:
+                return self._client.api_call(method, http_verb="GET", params=params)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429:
+                    retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+                    with self._lock:
+                        self.rate_limited += 1
+                        self._paused_until[method] = max(self._paused_until.get(method, 0.0),
+                                                         self._clock() + retry_after)
+                    logger.warning("Slack rate-limited %s; pausing it for %.0fs", method, retry_after)
+                    continue
+                if exc.response.status_code < 500:
+                    raise
+                reason = f"http_{exc.response.status_code}"
+            except (OSError, TimeoutError) as exc:  # URLError, connection resets and timeouts are OSErrors
+                reason = type(exc).__name__
+            attempt += 1
+            if attempt >= MAX_ATTEMPTS:
+                raise ConnectionError(f"{method} failed {attempt} times ({reason})")
+            self._sleep(self._backoff(attempt))
+
+    def fetch_thread(self, channel: str, thread_ts: str) -> tuple[list[dict[str, Any]], int]:
+        """All messages of the thread, oldest first, following the cursor to the end; also the pages read."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": PAGE_SIZE,
+                                      "include_all_metadata": True}
+            if cursor:
+                params["cursor"] = cursor
+            response = self._call("conversations.replies", **params)
+            pages += 1
+            messages.extend(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return messages, pages
+
+    def fetch_root(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        """The thread's root message (one small call), or None if Slack has no such thread."""
+        try:
+            response = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=1)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("thread_not_found", "channel_not_found", "not_in_channel"):
+                return None
+            raise
+        messages = response.get("messages") or []
+        return messages[0] if messages else None
+
+    def user_team(self, user: str) -> str | None:
+        """The workspace a user belongs to (users.info, cached): tells Slack Connect guests apart."""
+        if user not in self._teams:
+            try:
+                info = self._call("users.info", user=user).get("user") or {}
+                team = info.get("team_id")
+                self._teams[user] = str(team) if team else None
+            except (SlackApiError, ConnectionError):
+                logger.warning("users.info failed for a user in a shared channel; treating them as external")
+                return "unknown"
+        return self._teams[user]

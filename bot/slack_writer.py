@@ -95,6 +95,7 @@ class AnswerHandle:
         self._note: str | None = None
         self._status: str | None = None
         self.delivered: list[Delivered] = [placeholder]
+        self.to_delete: list[str] = []
         self.with_md = True
         self.failures = 0
         self.stats = WriteStats()
@@ -144,6 +145,8 @@ class AnswerHandle:
                 return Method.POST, index, part, state, len(parts)
             if self.delivered[index].text != part.text:
                 return Method.UPDATE, index, part, state, len(parts)
+        if self.to_delete:  # a placeholder replaced by a new message: remove it once the text is out
+            return Method.DELETE, -1, Part("", "", sealed=True), "final", len(parts)
         return None
 
     def shrink(self, index: int) -> None:
@@ -258,7 +261,7 @@ class SlackWriter:
                     self._cond.wait(timeout=wait if wait is not None else 5.0)
                     continue
                 handle = self._handles[turn.key]
-                self._pool.submit(self._run, handle, turn.method)
+                self._pool.submit(self._run, handle, turn.method, turn.replace)
 
     def _paused(self, method: Method, exc: SlackApiError) -> None:
         retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
@@ -297,19 +300,24 @@ class SlackWriter:
                     handle.done.set()
             self._cond.notify_all()
 
-    def _run(self, handle: AnswerHandle, granted: Method) -> None:
+    def _run(self, handle: AnswerHandle, granted: Method, replace: bool = False) -> None:
         try:
-            self._run_call(handle, granted)
+            self._run_call(handle, granted, replace)
         except Exception:
             logger.exception("writing answer %s failed", handle.key)
             self._finish_turn(handle, gone=True)
 
-    def _run_call(self, handle: AnswerHandle, granted: Method) -> None:
+    def _run_call(self, handle: AnswerHandle, granted: Method, replace: bool) -> None:
         call = handle.next_call()
         if call is None:
             self._finish_turn(handle, refund=granted)
             return
         method, index, part, state, count = call
+        if replace and method is Method.UPDATE and index == 0 and state == "final":
+            method = Method.POST  # post the final text as a new message; the placeholder goes later
+        if method is Method.DELETE:
+            self._delete(handle)
+            return
         if method is not granted:  # the text changed shape since the turn was granted: ask again
             with self._cond:
                 self._sched.slots[handle.key].next_method = method
@@ -325,7 +333,11 @@ class SlackWriter:
             else:
                 response = self._client.chat_postMessage(channel=handle.ref.channel, thread_ts=handle.ref.thread_ts,
                                                          text=part.text, metadata=meta)
-                handle.delivered.append(Delivered(str(response["ts"]), ""))
+                if index < len(handle.delivered):  # a replacement of the placeholder
+                    handle.to_delete.append(handle.delivered[index].ts)
+                    handle.delivered[index] = Delivered(str(response["ts"]), "")
+                else:
+                    handle.delivered.append(Delivered(str(response["ts"]), ""))
                 handle.stats.posts += 1
         except SlackApiError as exc:
             self._handle_error(handle, method, index, exc)
@@ -337,7 +349,28 @@ class SlackWriter:
         handle.failures = 0
         if state != "thinking" and handle.stats.first_visible is None:
             handle.stats.first_visible = self._clock()
+        if state == "final" and handle.stats.final_visible is None:
+            nxt = handle.next_call()
+            if nxt is None or nxt[0] is Method.DELETE:
+                handle.stats.final_visible = self._clock()
         self._finish_turn(handle, shown=state != "thinking")
+
+    def _delete(self, handle: AnswerHandle) -> None:
+        try:
+            self._client.chat_delete(channel=handle.ref.channel, ts=handle.to_delete[0])
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                self._paused(Method.DELETE, exc)
+                self._finish_turn(handle, retry_in=0.0)
+                return
+            if exc.response.get("error") not in ("message_not_found", "cant_delete_message"):
+                self._transient(handle, str(exc.response.get("error")))
+                return
+        except Exception as exc:  # noqa: BLE001 - connection resets and timeouts: retry with backoff
+            self._transient(handle, type(exc).__name__)
+            return
+        handle.to_delete.pop(0)
+        self._finish_turn(handle, shown=True)
 
     def _handle_error(self, handle: AnswerHandle, method: Method, index: int, exc: SlackApiError) -> None:
         error = str(exc.response.get("error", ""))

@@ -47,14 +47,15 @@ class Answer:
     deltas: list[float] = field(default_factory=list)
 
 
-def start_bot(slack: FakeSlack, bedrock: FakeBedrock, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_bot(slack: FakeSlack, bedrock: FakeBedrock, extra: dict[str, str],
+              module: str = "bot") -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
     env.update(AWS_ENV)
     env.update({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-fake-app-token",
                 "SLACK_API_URL": slack.api_url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
                 "BEDROCK_MODEL_ID": MODEL, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)})
     env.update(extra)
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd="/", stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd="/", stdin=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
     return proc
@@ -235,9 +236,202 @@ def workload_long(slack: FakeSlack, bedrock: FakeBedrock) -> None:
         proc.wait(30)
 
 
+class PeakRss:
+    """Samples a process's RSS every 100 ms; `peak` in MB."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._proc = proc
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self.peak = max(self.peak, self._proc.memory_info().rss / 2**20)
+            except psutil.Error:
+                return
+
+    def stop(self) -> float:
+        self._stop.set()
+        return self.peak
+
+
+def collect_generic(slack: FakeSlack, answers: list[Answer]) -> None:
+    """Times from the call log without relying on metadata (works for the baseline too)."""
+    by_question = {a.ts: a for a in answers}
+    owner: dict[str, Answer] = {}
+    for call in slack.calls:
+        if call.method == "chat.postMessage" and call.ok:
+            answer = by_question.get(str(call.params.get("thread_ts", "")))
+            if answer is None:
+                continue
+            if answer.placeholder is None:
+                answer.placeholder = call.time
+            owner[str(call.response.get("ts"))] = answer
+            answer.final = call.time
+        elif call.method == "chat.update":
+            answer = owner.get(str(call.params.get("ts", "")))
+            if answer is None:
+                continue
+            answer.edits += 1
+            if call.ok:
+                if answer.first_text is None:
+                    answer.first_text = call.time
+                answer.final = call.time
+
+
+def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int, seconds: float,
+             module: str) -> dict[str, Any]:
+    """n mentions spread over `channels` channels within one second; each answer has `deltas` deltas over
+    `seconds`. Slack enforces Tier 3 on chat.update (50/min, burst 20) and 1 post/s per channel (burst 5)."""
+    from bot.mrkdwn import to_mrkdwn
+
+    for i in range(channels):
+        if f"CL{i}" not in slack.channels:
+            slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
+    slack.set_rate_limit("chat.update", per_minute=50, burst=20)
+    slack.set_post_limit(per_second=1.0, burst=5)
+
+    def script(request: Any) -> Stream:
+        tag = request.messages[-1]["content"][0]["text"].split()[-1]
+        return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
+
+    bedrock.set_fallback(script)
+    proc = start_bot(slack, bedrock, {}, module=module)
+    ps = psutil.Process(proc.pid)
+    rss = PeakRss(ps)
+    try:
+        slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
+        cpu0 = sum(ps.cpu_times()[:2])
+        answers = []
+        for i in range(n):
+            tag = f"a{i:03d}"
+            pushed = time.monotonic()
+            ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
+            answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
+            time.sleep(1.0 / n)
+        deadline = time.monotonic() + 60 + n * 2.0
+
+        def finished() -> int:
+            done = 0
+            for a in answers:
+                replies = [m for m in slack.thread(a.channel, a.ts) if m.get("bot_id") == "BBOT"]
+                if replies and "\n".join(m["text"] for m in replies).strip() == to_mrkdwn(a.expected).strip():
+                    done += 1
+            return done
+
+        while time.monotonic() < deadline and finished() < n:
+            time.sleep(0.5)
+        time.sleep(1.0)  # let late writes land
+        log = bedrock.delta_log
+        for a in answers:
+            tag = a.expected[:4]
+            a.deltas = [t for t, text in log if text.startswith(tag)]
+            replies = [m for m in slack.thread(a.channel, a.ts) if m.get("bot_id") == "BBOT"]
+            a.complete = bool(replies) and "\n".join(m["text"] for m in replies).strip() == \
+                to_mrkdwn(a.expected).strip()
+        collect_generic(slack, answers)
+        cpu = sum(ps.cpu_times()[:2]) - cpu0
+        return {"answers": answers, "cpu": cpu, "rss": rss.stop(), "429": len(slack.rate_limited_calls),
+                "violations": len(slack.violations),
+                "updates": len(slack.calls_for("chat.update"))}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def print_load(title: str, results: dict[str, dict[str, Any]], n: int) -> None:
+    print(f"\n== {title} ==")
+    print(f"{'':34} {'scheduler (bot)':>26}   {'edit every delta':>26}   ratio p95")
+    def row(label: str, values: dict[str, list[float]]) -> None:
+        cells = []
+        p95s = []
+        for mode in ("bot", "baseline"):
+            v = values[mode]
+            if v:
+                cells.append(f"p50 {pct(v, .5):6.0f} p95 {pct(v, .95):6.0f} max {max(v):6.0f}")
+                p95s.append(pct(v, .95))
+            else:
+                cells.append(f"{'(none)':>26}")
+                p95s.append(float("nan"))
+        ratio = p95s[1] / p95s[0] if p95s[0] else float("nan")
+        print(f"{label:34} {cells[0]:>26}   {cells[1]:>26}   {ratio:6.2f}")
+
+    def ms(mode: str, f: Any) -> list[float]:
+        return [1000 * f(a) for a in results[mode]["answers"] if a.placeholder and f(a) is not None]
+
+    row("event -> placeholder (ms)", {m: ms(m, lambda a: a.placeholder - a.pushed) for m in results})
+    row("first delta -> first text (ms)", {m: ms(m, lambda a: (a.first_text or a.final) - a.deltas[0]
+                                                 if a.deltas and (a.first_text or a.final) else None) for m in results})
+    row("last delta -> final text (ms)", {m: ms(m, lambda a: a.final - a.deltas[-1]
+                                                if a.deltas and a.final and a.complete else None) for m in results})
+    for label, key in (("chat.update calls", "updates"), ("429s received", "429"),
+                       ("calls inside Retry-After windows", "violations")):
+        b, e = results["bot"][key], results["baseline"][key]
+        print(f"{label:34} {b:>26}   {e:>26}   {e / b if b else float('nan'):6.2f}")
+    edits = {m: statistics.mean(a.edits for a in results[m]["answers"]) for m in results}
+    print(f"{'edits per answer (mean)':34} {edits['bot']:>26.1f}   {edits['baseline']:>26.1f}")
+    done = {m: sum(a.complete for a in results[m]["answers"]) for m in results}
+    print(f"{'answers complete and exact':34} {done['bot']:>23}/{n}   {done['baseline']:>23}/{n}"
+          f"   (baseline lost {n - done['baseline']})")
+    print(f"{'bot CPU seconds':34} {results['bot']['cpu']:>26.2f}   {results['baseline']['cpu']:>26.2f}")
+    print(f"{'peak RSS (MB)':34} {results['bot']['rss']:>26.0f}   {results['baseline']['rss']:>26.0f}")
+    floor = max(0.0, (n - 20) / 50 * 60)
+    print(f"{'floor for finals, (N - b) / B':34} {floor:>25.1f}s")
+
+
+def workload_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int,
+                  seconds: float, title: str) -> None:
+    results = {}
+    for mode, module in (("bot", "bot"), ("baseline", "tests.baseline_bot")):
+        slack.reset()
+        bedrock.reset()
+        bedrock.set_default_model()
+        results[mode] = run_load(slack, bedrock, n=n, channels=channels, deltas=deltas, seconds=seconds,
+                                 module=module)
+    print_load(title, results, n)
+
+
+def workload_cache(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """Tokens billed for a 5-turn conversation with and without cache points (the fake's usage accounting)."""
+    rows = {}
+    for label, model, cache in (("with cache points", "us.anthropic.cache-yes", True),
+                                ("without (model rejects them)", "us.anthropic.cache-no", False)):
+        slack.reset()
+        bedrock.reset()
+        bedrock.add_model(model, supports_cache=cache)
+        bedrock.set_fallback(lambda request: Stream([("A fairly detailed answer sentence. " * 40)]))
+        proc = start_bot(slack, bedrock, {"BEDROCK_MODEL_ID": model})
+        try:
+            root = None
+            for turn in range(5):
+                text = f"question {turn}: " + "please explain the details of key rotation. " * 20
+                ts = slack.user_says("C1", "U1", f"<@UBOT> {text}" if root is None else text, thread_ts=root)
+                root = root or ts
+
+                def done(s: FakeSlack, ts: str = ts) -> bool:
+                    return any(marks(c.params).get("reply_to") == ts and marks(c.params).get("state") == "final"
+                               for c in s.calls if c.ok and c.method in ("chat.update", "chat.postMessage"))
+
+                slack.wait_for(done, timeout=30)
+            rows[label] = bedrock.usage_totals
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print("\n== a 5-turn conversation: tokens billed ==")
+    print(f"{'':30} {'input':>8} {'cache read':>11} {'cache write':>12} {'output':>8}")
+    for label, u in rows.items():
+        print(f"{label:30} {u['inputTokens']:>8} {u['cacheReadInputTokens']:>11} {u['cacheWriteInputTokens']:>12} "
+              f"{u['outputTokens']:>8}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="1", choices=["1", "followup", "long", "all"])
+    parser.add_argument("--workload", default="1", choices=["1", "2", "3", "followup", "long", "cache", "all"])
     args = parser.parse_args()
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
@@ -255,6 +449,14 @@ def main() -> None:
             bedrock.set_default_model()
         if args.workload in ("long", "all"):
             workload_long(slack, bedrock)
+        if args.workload in ("cache", "all"):
+            workload_cache(slack, bedrock)
+        if args.workload in ("2", "all"):
+            workload_load(slack, bedrock, n=30, channels=10, deltas=200, seconds=4.0,
+                          title="workload 2: 30 mentions in 10 channels within 1 s, 200 deltas over 4 s each")
+        if args.workload in ("3", "all"):
+            workload_load(slack, bedrock, n=100, channels=10, deltas=200, seconds=4.0,
+                          title="workload 3: 100 concurrent answers, 200 deltas over 4 s each")
     finally:
         slack.stop()
         bedrock.stop()

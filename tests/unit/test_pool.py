@@ -1,0 +1,110 @@
+"""AnswerPool: bounded workers, one answer at a time per conversation in arrival order, a bounded queue."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from bot.conversations import AnswerPool, BoundedSet, Job, ThreadRegistry
+
+
+class Gate:
+    """A job body that blocks until released, recording the order jobs ran in."""
+
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+        self.release = threading.Event()
+        self.cond = threading.Condition()
+
+    def run(self, job: Job) -> None:
+        with self.cond:
+            self.started.append(job.request)
+            self.cond.notify_all()
+        self.release.wait(5)
+
+    def wait_started(self, n: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.started) >= n, timeout=5), self.started
+
+
+def job(conversation: str, name: str) -> Job:
+    return Job(key=("T", "C", conversation), request=name)
+
+
+def test_workers_bound_and_queue_limit() -> None:
+    gate = Gate()
+    pool = AnswerPool(gate.run, workers=2, max_queued=2)
+    assert pool.submit(job("a", "a1")) and pool.submit(job("b", "b1"))
+    gate.wait_started(2)
+    assert pool.claim()  # a third job would wait
+    pool.unclaim()
+    assert pool.submit(job("c", "c1")) and pool.submit(job("d", "d1"))  # queued
+    assert not pool.submit(job("e", "e1"))  # past the queue
+    assert gate.started == ["a1", "b1"]
+    gate.release.set()
+    assert pool.drain(5)
+    assert sorted(gate.started) == ["a1", "b1", "c1", "d1"]
+
+
+def test_one_answer_at_a_time_per_conversation_in_order() -> None:
+    gate = Gate()
+    pool = AnswerPool(gate.run, workers=4, max_queued=10)
+    pool.submit(job("a", "a1"))
+    gate.wait_started(1)
+    assert pool.busy(("T", "C", "a"))
+    pool.submit(job("a", "a2"))
+    pool.submit(job("a", "a3"))
+    pool.submit(job("b", "b1"))
+    gate.wait_started(2)
+    assert gate.started == ["a1", "b1"]  # a2 waits for a1 although workers are free
+    gate.release.set()
+    assert pool.drain(5)
+    assert [s for s in gate.started if s.startswith("a")] == ["a1", "a2", "a3"]
+
+
+def test_a_failing_job_does_not_kill_the_worker() -> None:
+    ran: list[str] = []
+
+    def run(job: Job) -> None:
+        ran.append(job.request)
+        if job.request == "boom":
+            raise RuntimeError("bug")
+
+    pool = AnswerPool(run, workers=1, max_queued=5)
+    pool.submit(job("a", "boom"))
+    pool.submit(job("b", "fine"))
+    assert pool.drain(5)
+    assert ran == ["boom", "fine"]
+
+
+def test_bounded_set_forgets_oldest_and_expired() -> None:
+    now = [0.0]
+    seen = BoundedSet(capacity=2, ttl=10, clock=lambda: now[0])
+    assert seen.add("a") and not seen.add("a")
+    seen.add("b")
+    seen.add("c")  # capacity: "a" forgotten
+    assert seen.add("a")
+    now[0] = 100.0
+    assert seen.add("c")  # expired
+
+
+def test_registry_asks_once_per_thread() -> None:
+    registry = ThreadRegistry()
+    asked: list[int] = []
+    barrier = threading.Barrier(5)
+
+    def ask() -> bool:
+        asked.append(1)
+        return True
+
+    def resolve() -> None:
+        barrier.wait()
+        registry.resolve("T", "C", "1.0", ask)
+
+    threads = [threading.Thread(target=resolve) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert asked == [1]
+    assert registry.get("T", "C", "1.0") is True
