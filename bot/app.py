@@ -20,6 +20,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access import Access
 from bot.bedrock import ConverseStreamClient, make_client
 from bot.config import Settings
 from bot.conversations import ThreadRegistry
@@ -28,6 +29,7 @@ from bot.generation import ModelCapabilities, Policy
 from bot.render import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
+from bot.slack_reader import SlackReader
 from bot.slack_writer import SlackWriter
 from bot.socket_mode import SocketConnection
 from handlers import make_event_handler, register_handlers
@@ -123,14 +125,17 @@ def create_bot(settings: Settings, *, model_client: ConverseStreamClient | None 
         raise StartupError("no AWS Region is configured: set AWS_REGION (for example us-east-1) or "
                            "AWS_DEFAULT_REGION") from None
     registry = ThreadRegistry()
+    reader = SlackReader(client, **({"backoff": writer_backoff} if writer_backoff else {}))
     policy = Policy(max_continuations=settings.max_continuations, max_attempts=settings.bedrock_max_attempts,
                     stream_retries=settings.bedrock_stream_retries,
                     max_output_tokens=settings.max_answer_output_tokens, **({"sleep": sleep} if sleep else {}))
-    responder = Responder(settings=settings, client=client, writer=writer, model=model,
+    responder = Responder(settings=settings, reader=reader, writer=writer, model=model,
                           capabilities=ModelCapabilities(), registry=registry, identity=identity,
                           join_markdown=renderer.join, policy=policy)
-    service = Service(client=client, responder=responder, writer=writer, registry=registry, identity=identity,
-                      workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
+    access = Access(settings, user_team=reader.user_team)
+    service = Service(reader=reader, responder=responder, access=access, writer=writer, registry=registry,
+                      identity=identity, workers=settings.max_concurrent_answers,
+                      max_queued=settings.max_queued_answers)
     app = App(client=client, token_verification_enabled=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
     handle = make_event_handler(lambda request, event_id: service.accept(request, event_id=event_id),

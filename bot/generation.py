@@ -183,6 +183,10 @@ class Generation:
             cache = self._request.cache and self._caps.caching(model_id)
             messages = continuation_messages(self._messages, self.text, form) if form else list(self._messages)
             body = build_request(self._request, self._messages, messages, cache=cache)
+            cap = self._policy.max_output_tokens
+            if cap is not None and "maxTokens" in body["inferenceConfig"]:  # never past the per-answer cap
+                left = max(1, cap - self.outcome.usage.get("outputTokens", 0))
+                body["inferenceConfig"]["maxTokens"] = min(body["inferenceConfig"]["maxTokens"], left)
             self.outcome.calls += 1
             try:
                 return open_stream(self._client, body), form

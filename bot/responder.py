@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk import WebClient
-
 from bot import history
 from bot.bedrock import ConverseStreamClient
 from bot.config import Settings
@@ -22,7 +20,7 @@ from bot.conversations import BoundedSet, Job, ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.layout import LIMIT, PLACEHOLDER
-from bot.slack_reader import fetch_thread
+from bot.slack_reader import SlackReader
 from bot.slack_writer import AnswerHandle, AnswerRef, PostError, SlackWriter
 
 logger = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ class Responder:
         self,
         *,
         settings: Settings,
-        client: WebClient,
+        reader: SlackReader,
         writer: SlackWriter,
         model: ConverseStreamClient,
         capabilities: ModelCapabilities,
@@ -73,7 +71,7 @@ class Responder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._reader = reader
         self._writer = writer
         self._model = model
         self._caps = capabilities
@@ -157,7 +155,7 @@ class Responder:
         r = job.request
         ident = self._identity
         if r.in_thread:
-            raw, pages = fetch_thread(self._client, r.channel, r.thread_ts)
+            raw, pages = self._reader.fetch_thread(r.channel, r.thread_ts)
             log["history_pages"] = pages
             root = raw[0] if raw else {}
             started_for_bot = r.channel_type == "im" or history.mentions(str(root.get("text", "")),

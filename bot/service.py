@@ -7,15 +7,13 @@ itself streams in a worker of the `AnswerPool`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from slack_sdk import WebClient
-
 from bot import history
+from bot.access import Access
 from bot.conversations import AnswerPool, BoundedSet, Job, ThreadRegistry
 from bot.responder import Identity, Responder
-from bot.slack_reader import fetch_root
+from bot.slack_reader import SlackReader
 from bot.slack_writer import AnswerRef, PostError, SlackWriter
 
 logger = logging.getLogger(__name__)
@@ -29,28 +27,28 @@ class Service:
     def __init__(
         self,
         *,
-        client: WebClient,
+        reader: SlackReader,
         responder: Responder,
         writer: SlackWriter,
         registry: ThreadRegistry,
         identity: Identity,
         workers: int,
         max_queued: int,
-        admit: Callable[[Any], str | None] = lambda request: None,
+        access: Access,
     ) -> None:
-        self._client = client
+        self._reader = reader
         self._responder = responder
         self._writer = writer
         self._registry = registry
         self._identity = identity
         self._events = BoundedSet()
         self._messages = BoundedSet()
-        self._admit = admit
+        self._access = access
         self.pool = AnswerPool(responder.answer, workers=workers, max_queued=max_queued)
 
     def _started_for_bot(self, request: Any) -> bool:
         def ask() -> bool:
-            root = fetch_root(self._client, request.channel, request.thread_ts)
+            root = self._reader.fetch_root(request.channel, request.thread_ts)
             return root is not None and history.mentions(str(root.get("text", "")), self._identity.bot_user_id)
 
         return self._registry.resolve(request.team_id, request.channel, request.thread_ts, ask)
@@ -63,19 +61,22 @@ class Service:
             return "thread_not_for_bot"
         if not self._messages.add((request.team_id, request.channel, request.ts)):
             return "already_answered"
-        refusal = self._admit(request)
-        if refusal == "silent":
-            return "not_allowed"
-        if refusal:
-            self._post_note(request, refusal)
-            return "refused"
+        verdict = self._access.check(request)
+        if not verdict.allowed:
+            logger.info("not answering %s in %s (user %s): %s", request.ts, request.channel, request.user,
+                        verdict.reason)
+            if verdict.note:
+                self._post_note(request, verdict.note)
+            return "refused" if verdict.note else "not_allowed"
         if request.trigger in ("mention", "dm") and not request.in_thread:
             self._registry.set(request.team_id, request.channel, request.thread_ts, True)
         job = Job(key=(request.team_id, request.channel, request.thread_ts), request=request)
         # a job behind another in the same thread gets its placeholder when its turn comes
-        if not self.pool.busy(job.key) and not self._responder.post_placeholder(job, queued=self.pool.full()):
+        claimed = not self.pool.busy(job.key)
+        if claimed and not self._responder.post_placeholder(job, queued=self.pool.claim()):
+            self.pool.unclaim()
             return "cannot_post"
-        if not self.pool.submit(job):
+        if not self.pool.submit(job, claimed=claimed):
             self._reject(job)
             return "busy"
         return "accepted"
