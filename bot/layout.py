@@ -54,10 +54,6 @@ class AnswerLayout:
         self._tail = ""
         self.has_text = False
 
-    @property
-    def markdown(self) -> str:
-        return "".join(p.md for p in self._sealed) + self._tail
-
     def append(self, markdown: str) -> None:
         self._tail += markdown
         self.has_text = self.has_text or bool(markdown.strip())

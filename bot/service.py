@@ -12,6 +12,7 @@ from typing import Any
 from bot import history
 from bot.access import Access
 from bot.conversations import AnswerPool, BoundedSet, Job, ThreadRegistry
+from bot.layout import LIMIT
 from bot.responder import Identity, Responder
 from bot.slack_reader import SlackReader
 from bot.slack_writer import AnswerRef, PostError, SlackWriter
@@ -85,7 +86,7 @@ class Service:
         if job.placeholder_ts is None:
             self._post_note(job.request, BUSY_NOTE)
             return
-        handle = self._writer.open(self._responder.ref(job), job.placeholder_ts, "", limit=3900)
+        handle = self._writer.open(self._responder.ref(job), job.placeholder_ts, "", limit=LIMIT)
         handle.finish(BUSY_NOTE.removeprefix(":hourglass: "))
 
     def _post_note(self, request: Any, text: str) -> None:

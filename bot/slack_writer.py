@@ -126,11 +126,6 @@ class AnswerHandle:
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
 
-    @property
-    def markdown(self) -> str:
-        with self._lock:
-            return self._layout.markdown
-
     # -- the writer's calls ----------------------------------------------------------------------------
     def next_call(self) -> tuple[Method, int, Part, str, int] | None:
         """The first message whose Slack state differs from what it should be:

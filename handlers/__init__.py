@@ -31,7 +31,7 @@ def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id:
             return
         outcome = accept(decision, event_id if isinstance(event_id, str) else None)
         logger.info("event %s (%s%s) in %s: %s", event_id, event.get("type"),
-                    f", retry {retry}" if retry else "", decision.channel, outcome)
+                    f", retry {retry}" if retry not in (None, "0") else "", decision.channel, outcome)
 
     return handle_event
 
