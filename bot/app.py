@@ -69,6 +69,12 @@ class Bot:
                                    "(xapp-…) with the connections:write scope") from None
             raise
 
+    def _close_socket(self) -> None:
+        try:
+            self.handler.close()
+        except Exception:  # closing a broken socket must not block shutdown
+            logger.debug("closing the socket failed", exc_info=True)
+
     def close(self, grace: float | None = None) -> None:
         """Stop receiving, let answers finish for `grace` seconds, close the rest with a note."""
         if self.handler is not None:

@@ -137,3 +137,11 @@ def test_long_answer_arrives_whole_over_several_messages(bot: Any, slack: FakeSl
     joined = "\n".join(m["text"] for m in replies)  # separate messages: a reader sees a break between them
     assert joined.replace("\n", " ").split() == words  # every word once, in order
     assert not [c for c in slack.calls_for("chat.update") if c.error == "msg_too_long"]
+
+
+def test_a_thinking_model_shows_only_its_answer(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """Claude Sonnet 5 on Bedrock always thinks first; its reasoning deltas are not part of the answer."""
+    bedrock.set_default_model(reasoning=True)
+    bedrock.enqueue(Stream(["The ", "answer."]))
+    ts = slack.user_says("C1", "U1", "<@UBOT> think")
+    assert final_state(slack, "C1", ts)[0]["text"] == "The answer."
