@@ -13,24 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
 from slack_sdk import WebClient
 
-from tests.conftest import AWS_ENV, MODEL
+from tests.conftest import AWS_ENV, MODEL, process_env
 from tests.fakes.bedrock import Answer as Answer_
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -49,11 +45,10 @@ class Answer:
 
 def start_bot(slack: FakeSlack, bedrock: FakeBedrock, extra: dict[str, str],
               module: str = "bot") -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
-    env.update(AWS_ENV)
+    env = process_env(**AWS_ENV)
     env.update({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-fake-app-token",
                 "SLACK_API_URL": slack.api_url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
-                "BEDROCK_MODEL_ID": MODEL, "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)})
+                "BEDROCK_MODEL_ID": MODEL, "LOG_LEVEL": "WARNING"})
     env.update(extra)
     proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd="/", stdin=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

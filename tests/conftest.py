@@ -49,6 +49,16 @@ def aws_env(bedrock: FakeBedrock) -> Iterator[dict[str, str]]:
             os.environ[key] = value
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def process_env(**env: str) -> dict[str, str]:
+    """The environment for a `python -m bot` child: this process's, minus any Slack/Bedrock/AWS settings a
+    developer may have exported, plus the project on PYTHONPATH and `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
+    return {**clean, "PYTHONPATH": ROOT, **env}
+
+
 def bot_env(slack: FakeSlack, **overrides: str) -> dict[str, str]:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": slack.api_url,
            "BEDROCK_MODEL_ID": MODEL, "UPDATE_INTERVAL_SECONDS": "0.2", "BEDROCK_READ_TIMEOUT_SECONDS": "2",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AWS_ENV, bot_env
+from tests.conftest import AWS_ENV, bot_env, process_env
 from tests.e2e.helpers import bot_replies, final_state, marks
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("fresh")
 
 
@@ -27,8 +25,7 @@ def spawn(tmp_path: Path) -> Iterator[Any]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(env: dict[str, str]) -> subprocess.Popen[str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
-        proc = subprocess.Popen([sys.executable, "-m", "bot"], env={**clean, "PYTHONPATH": str(ROOT), **env},
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], env=process_env(**env),
                                 cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         procs.append(proc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AWS_ENV, bot_env
+from tests.conftest import AWS_ENV, bot_env, process_env
 from tests.e2e.helpers import final_state
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("fresh")
 
 
@@ -28,9 +26,8 @@ def test_logs_hold_no_tokens_secrets_or_message_text(slack: FakeSlack, bedrock: 
     bedrock.enqueue(Stream([" part one and more"]))
     bedrock.enqueue(Stream([f"{secret_answer} again"]))
     slack.fail_next("chat.update", 1, status=500)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))},
-           **bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url, "LOG_LEVEL": "INFO",
-           "PYTHONPATH": str(ROOT)}
+    env = process_env(**{**bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
+                         "LOG_LEVEL": "INFO"})
     proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

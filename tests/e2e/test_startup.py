@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import AWS_ENV, bot_env
+from tests.conftest import AWS_ENV, bot_env, process_env
 from tests.fakes.slack import FakeSlack
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_", "AWS_"))}
-    clean["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "bot"], env={**clean, **env}, cwd=tmp_path, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bot"], env=process_env(**env), cwd=tmp_path, capture_output=True,
                           text=True, timeout=30, stdin=subprocess.DEVNULL)
 
 
