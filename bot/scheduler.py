@@ -239,10 +239,12 @@ class Scheduler:
         return Turn(slot.key, method, slot.priority(), replace=replace)
 
     def _can_replace(self, slot: Slot, now: float) -> bool:
-        """A final text waiting for the update budget, over a placeholder that never showed text, may be
-        posted as a new message if the channel's post budget allows it now."""
+        """A final text waiting for the update budget (exhausted or paused by a 429), over a placeholder that
+        never showed text, may be posted as a new message if the channel's post budget allows it now."""
         if not (slot.final and not slot.shown and slot.next_method is Method.UPDATE) or slot.not_before > now:
             return False
+        if self.paused_until.get(Method.UPDATE, 0.0) <= now and self._updates.time_until(1.0, now) <= 0:
+            return False  # only an update in flight is in the way: it lands within a round trip
         if Method.POST in self._flying or self.paused_until.get(Method.POST, 0.0) > now:
             return False
         return self._post_bucket(slot.channel, now).time_until(1.0, now) <= 0

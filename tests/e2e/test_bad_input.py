@@ -58,8 +58,7 @@ def test_attachments_or_blocks_without_text(bot: Any, slack: FakeSlack, bedrock:
     blocks_only = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1",
                    "ts": "1800000000.000002", "text": "", "blocks": [{"type": "divider"}]}
     slack.push_event(blocks_only)
-    slack.wait_for(lambda s: any(EMPTY_MENTION_HINT[:20] in c.params.get("text", "")
-                                 for c in s.calls_for("chat.update")))
+    assert EMPTY_MENTION_HINT[:20] in final_state(slack, "D1", "1800000000.000002")[0]["text"]
     assert len(bedrock.calls) == 1
 
 

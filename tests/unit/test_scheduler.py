@@ -178,6 +178,28 @@ def test_final_over_a_bare_placeholder_is_posted_when_updates_are_exhausted() ->
     assert delete is not None and delete.method is Method.DELETE  # the placeholder goes, on its own budget
 
 
+def test_final_over_a_bare_placeholder_waits_for_an_update_in_flight_when_budget_remains() -> None:
+    s = make(per_minute=6000, burst=100, posts=50.0, post_burst=50)
+    for key in ("a", "b"):
+        s.add(key, "C1")
+        s.mark_dirty(key, 0.0, method=Method.UPDATE, final=True)
+    first, _ = s.next_turn(0.0)
+    assert first is not None and first.method is Method.UPDATE
+    assert s.next_turn(0.0) == (None, None)  # no post + delete just to save one round trip
+    serve(s, first.key, 0.01)
+    second, _ = s.next_turn(0.01)
+    assert second is not None and second.method is Method.UPDATE and not second.replace
+
+
+def test_final_over_a_bare_placeholder_is_posted_while_updates_are_paused() -> None:
+    s = make(per_minute=6000, burst=100, posts=50.0, post_burst=50)
+    s.add("a", "C1")
+    s.mark_dirty("a", 0.0, method=Method.UPDATE, final=True)
+    s.pause(Method.UPDATE, until=30.0)
+    turn, _ = s.next_turn(1.0)
+    assert turn is not None and turn.method is Method.POST and turn.replace
+
+
 def test_one_call_per_method_in_flight() -> None:
     s = make()
     for key in ("a", "b"):
