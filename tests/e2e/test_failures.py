@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -29,13 +30,15 @@ def test_refused_before_the_stream_is_retried_and_the_reply_says_it_waits(
         bot: Any, slack: FakeSlack, bedrock: FakeBedrock, status: int, code: str) -> None:
     bedrock.enqueue(Error(status, code, "Too many requests, please wait before trying again."))
     bedrock.enqueue(Error(status, code, "Too many requests, please wait before trying again."))
-    bedrock.enqueue(Stream(["Fine ", "now."]))
+    answered = threading.Event()
+    bedrock.enqueue(Stream(["Fine ", "now."], gate=answered))
     ts = ask(slack)
+    # the placeholder says it is waiting (the test's sleep is instant, so the third call is held instead)
+    slack.wait_for(lambda s: any("retrying" in c.params["text"] for c in s.calls_for("chat.update")))
+    answered.set()
     replies = final_state(slack, "C1", ts)
     assert replies[0]["text"] == "Fine now."
     assert len(bedrock.calls) == 3
-    statuses = [c.params["text"] for c in slack.calls_for("chat.update")]
-    assert any("retrying" in t for t in statuses)  # the placeholder said it was waiting
 
 
 def test_throttled_on_every_attempt_ends_with_a_clear_note(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:

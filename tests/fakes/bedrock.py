@@ -104,6 +104,8 @@ _STREAM_EXCEPTIONS = frozenset(
 _SEAMS = frozenset({"exact", "repeat", "lstrip"})
 
 
+GATE_TIMEOUT = 10.0
+
 # --- Scripted replies ---------------------------------------------------------------------------------
 
 
@@ -121,6 +123,7 @@ class Stream:
     stall_seconds: float = 0.0
     close_after: int | None = None
     usage: dict[str, int] | None = None
+    gate: threading.Event | None = None  # the response starts only once the test sets it (10 s at most)
 
     def __post_init__(self) -> None:
         """Reject exception names the ConverseStream output union does not define."""
@@ -463,6 +466,11 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(reply, Error):
             self._send_error(reply.status, reply.code, reply.message)
             return
+        if reply.gate is not None:
+            deadline = time.monotonic() + GATE_TIMEOUT
+            while not reply.gate.wait(0.05):
+                if cancel.is_set() or time.monotonic() > deadline:
+                    raise _Aborted
         _StreamWriter(self, fake, request, spec, reply, cancel).run()
 
 
