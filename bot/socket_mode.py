@@ -1,88 +1,87 @@
-"""The Socket Mode connection: which client, which ping settings, and a watchdog for dead connections.
+"""The Socket Mode connection: which client, which ping settings, and why.
 
 Measured with `python -m tests.socket_drop_probe` against the fake Slack:
 
 * slack_sdk's built-in client, after the TCP connection closes without a WebSocket close frame, spins a
   CPU core at 100% until its ping checks give up (about 40 s with Bolt's ping interval of 10 s);
-* the websocket-client client (`slack_bolt.adapter.socket_mode.websocket_client`) notices the closed
-  socket and reconnects in about 0.5 s, idle meanwhile; it also delivers events about 70 ms sooner.
+* slack_sdk's websocket-client client notices the closed socket and reconnects in about 0.5 s, idle
+  meanwhile; it also delivers events about 70 ms sooner. So the bot uses that one.
 
-Neither notices a connection that dies *silently* (no FIN, no RST: a network that drops packets): the
-websocket-client client sends pings but never checks the pongs. `PongWatchdog` does: when no pong has
-arrived for `DEAD_AFTER` seconds although pings were sent, it asks the client for a new connection.
-With pings every `PING_INTERVAL` seconds that is a reconnect within about 10 s of the drop.
+slack_sdk runs it without websocket-client's `ping_timeout`, which costs two things, both fixed here by
+running each session with `ping_timeout=PONG_TIMEOUT` (`_Client._run_current_session`):
+
+* pongs are never checked, so a connection that dies *silently* (no FIN, no RST: a network that drops
+  packets) is never noticed. With a ping timeout, websocket-client ends a session whose pong is more than
+  PONG_TIMEOUT late, and slack_sdk reconnects.
+* one thread runs the sessions one after another, and a session's read loop only looks at whether it was
+  closed when its socket has data or its select times out (`ping_timeout`, else 10 s). When a refresh
+  (`disconnect` frame) replaces the session from another thread, the old loop could hold that thread for
+  the full 10 s before the new session even started: measured 8 times in 150 refreshes on a loaded
+  machine. With the ping timeout it is released within PONG_TIMEOUT (2 s).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.websocket_client import SocketModeClient
 
 logger = logging.getLogger(__name__)
 
-PING_INTERVAL = 4.0
-DEAD_AFTER = 2.5 * PING_INTERVAL
-CHECK_EVERY = 1.0
+# websocket-client checks the pong when its read loop wakes (data, or every PONG_TIMEOUT), and only until the
+# next ping resets the clock: the window from PONG_TIMEOUT to PING_INTERVAL after a ping must be at least
+# PONG_TIMEOUT long, or a dead connection can slip through several windows (measured: 14.5 s with 4 s / 3 s).
+# With 5 s / 2 s a dead connection is noticed at most 5 + 2 + 2 = 9 s after it died.
+PING_INTERVAL = 5.0
+PONG_TIMEOUT = 2.0
 
 
-class PongWatchdog:
-    """Reconnects the Socket Mode client when its current session stops answering pings."""
+class _Client(SocketModeClient):
+    """slack_sdk's websocket-client Socket Mode client, running each session with a pong timeout."""
 
-    def __init__(self, client: Any, *, dead_after: float = DEAD_AFTER, check_every: float = CHECK_EVERY) -> None:
-        self._client = client
-        self._dead_after = dead_after
-        self._check_every = check_every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="socket-watchdog", daemon=True)
-        self.reconnects = 0
+    def __init__(self, *, ping_interval: float, pong_timeout: float, **kwargs: Any) -> None:
+        if not 0 < 2 * pong_timeout <= ping_interval:
+            raise ValueError("the pong timeout must be positive and at most half the ping interval")
+        self.pong_timeout = pong_timeout
+        super().__init__(ping_interval=ping_interval, **kwargs)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        session_seen: tuple[int, float] = (0, 0.0)  # (id of the current session, when first seen)
-        while not self._stop.wait(self._check_every):
-            session = getattr(self._client, "current_session", None)
-            if session is None or getattr(session, "sock", None) is None:
-                continue  # the client's own monitor reconnects closed sessions
-            if session_seen[0] != id(session):
-                session_seen = (id(session), time.time())
-            last_ping = float(getattr(session, "last_ping_tm", 0.0))
-            last_pong = float(getattr(session, "last_pong_tm", 0.0))
-            if not last_ping or last_pong >= last_ping:
-                continue
-            # a live connection answers each ping at once; before its first pong, count from when it appeared
-            silent_for = time.time() - (last_pong or session_seen[1])
-            if silent_for < self._dead_after:
-                continue
-            logger.warning("Socket Mode connection stopped answering pings for %.0fs; reconnecting", silent_for)
-            self.reconnects += 1
-            try:
-                self._client.connect_to_new_endpoint(force=True)
-            except Exception:
-                logger.warning("reconnecting failed; the client will retry", exc_info=True)
+    def _run_current_session(self) -> None:
+        """Called over and over by slack_sdk's session thread (slack-sdk 3.47); runs the current session
+        until it ends. Differs from slack_sdk's own only by passing `ping_timeout`."""
+        session = self.current_session
+        if session is None:
+            return
+        try:
+            session.run_forever(ping_interval=self.ping_interval, ping_timeout=self.pong_timeout,
+                                http_proxy_host=self.http_proxy_host, http_proxy_port=self.http_proxy_port,
+                                http_proxy_auth=self.http_proxy_auth, proxy_type=self.proxy_type)
+        except Exception:
+            logger.warning("Socket Mode session ended with an error; reconnecting", exc_info=True)
+            session.close()  # the client's monitor then connects a new session
 
 
 class SocketConnection:
-    """Bolt's websocket-client SocketModeHandler plus the pong watchdog; `connect()` / `close()`."""
+    """The bot's Socket Mode connection: `connect()` / `close()`; each envelope goes to Bolt."""
 
-    def __init__(self, app: App, app_token: str, *, concurrency: int) -> None:
-        from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
+    def __init__(self, app: App, app_token: str, *, concurrency: int, ping_interval: float = PING_INTERVAL,
+                 pong_timeout: float = PONG_TIMEOUT) -> None:
+        self._app = app
+        self.client = _Client(app_token=app_token, logger=app.logger, web_client=app.client,
+                              ping_interval=ping_interval, concurrency=concurrency, pong_timeout=pong_timeout)
+        self.client.socket_mode_request_listeners.append(self._handle)
 
-        self.handler = SocketModeHandler(app, app_token, ping_interval=PING_INTERVAL, concurrency=concurrency)
-        self.watchdog = PongWatchdog(self.handler.client)
+    def _handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+        """Bolt dispatches the envelope; its response goes back on the socket as the envelope's ack."""
+        start = time.time()
+        send_response(client, request, run_bolt_app(self._app, request), start)
 
     def connect(self) -> None:
-        self.handler.connect()
-        self.watchdog.start()
+        self.client.connect()
 
     def close(self) -> None:
-        self.watchdog.stop()
-        self.handler.close()
+        self.client.close()

@@ -72,16 +72,17 @@ def bot_env(slack: FakeSlack, **overrides: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def start_bot(slack: FakeSlack, bedrock: FakeBedrock, aws_env: dict[str, str]) -> Iterator[Callable[..., Any]]:
-    """start_bot(**env_overrides) -> a connected Bot (closed at the end of the module)."""
+    """start_bot(**env_overrides) -> a connected Bot (closed at the end of the module); `socket=` replaces
+    the Socket Mode connection's factory (app, settings) -> connection."""
     from bot.app import create_bot
     from bot.config import Settings
 
     bots: list[Any] = []
 
-    def start(**overrides: str) -> Any:
+    def start(*, socket: Callable[..., Any] | None = None, **overrides: str) -> Any:
         settings = Settings.from_env(bot_env(slack, **overrides))
         bot = create_bot(settings, sleep=lambda seconds: None, writer_backoff=lambda n: 0.01)
-        bot.connect()
+        bot.connect(socket)
         bots.append(bot)
         slack.wait_for(lambda s: s.open_connections >= 1, timeout=5)
         return bot
