@@ -496,14 +496,12 @@ def test_unknown_stream_exception_name_is_rejected() -> None:
 
 def test_stall_longer_than_read_timeout_times_out(fake: FakeBedrock, make_client: ClientFactory) -> None:
     client = make_client(read_timeout=0.3)
-    fake.enqueue(Stream(["a", "b", "c"], stall_after=1, stall_seconds=5.0))
+    fake.enqueue(Stream(["a", "b", "c"], stall_after=1, stall_seconds=30.0))  # without the timeout: "abc"
     received: list[dict[str, Any]] = []
-    started = time.monotonic()
     with pytest.raises((urllib3.exceptions.ReadTimeoutError, BotoReadTimeoutError)):
         for event in converse(client, [user("hi")]):
             received.append(event)
     assert text_of(received) == "a"
-    assert time.monotonic() - started < 3.0
 
 
 def test_short_stall_then_continues(fake: FakeBedrock, client: Any) -> None:
@@ -516,16 +514,14 @@ def test_short_stall_then_continues(fake: FakeBedrock, client: Any) -> None:
 
 
 def test_reset_interrupts_a_stall_promptly(fake: FakeBedrock, make_client: ClientFactory) -> None:
-    client = make_client(read_timeout=10)
+    client = make_client(read_timeout=60)  # neither a read timeout nor the stall's end can raise first
     fake.enqueue(Stream(["a", "b"], stall_after=1, stall_seconds=30.0))
     stream = iter(converse(client, [user("hi")]))
     assert "messageStart" in next(stream)
     assert next(stream)["contentBlockDelta"]["delta"]["text"] == "a"
-    started = time.monotonic()
     fake.reset()
     with pytest.raises((urllib3.exceptions.HTTPError, BotoCoreError, ConnectionError)):
         list(stream)
-    assert time.monotonic() - started < 2.0
 
 
 def test_close_after_drops_the_connection(fake: FakeBedrock, client: Any) -> None:
@@ -544,16 +540,14 @@ def test_close_after_drops_the_connection(fake: FakeBedrock, client: Any) -> Non
 def test_stop_ends_an_inflight_stall() -> None:
     other = FakeBedrock().start()
     other.add_model(MODEL)
-    client = new_client(other.url, read_timeout=10)
+    client = new_client(other.url, read_timeout=60)  # neither a read timeout nor the stall's end can raise first
     other.enqueue(Stream(["a", "b"], stall_after=1, stall_seconds=30.0))
     stream = iter(converse(client, [user("hi")]))
     next(stream)
     next(stream)
-    started = time.monotonic()
     other.stop()
     with pytest.raises((urllib3.exceptions.HTTPError, BotoCoreError, ConnectionError)):
         list(stream)
-    assert time.monotonic() - started < 2.0
     client.close()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,13 +67,12 @@ def test_sigterm_stops_receiving_then_finishes_or_closes_answers(spawn: Any, sla
     quick = slack.user_says("C1", "U1", "<@UBOT> quick")
     slow = slack.user_says("C2", "U1", "<@UBOT> slow")
     slack.wait_for(lambda s: len(bedrock.delta_log) > 5)
-    start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     slack.wait_for(lambda s: s.open_connections == 0, timeout=5)  # stops receiving first
-    closed_after = time.monotonic() - start
     assert proc.wait(30) == 0
-    assert closed_after < 2.0
     assert final_state(slack, "C1", quick)[0]["text"] == "quick one"
     last = bot_replies(slack, "C2", slow)[-1]
     assert marks(last)["state"] == "final"
     assert last["text"].startswith("w0 w1") and "restarted before it could finish" in last["text"]
+    closing_note = next(c for c in reversed(slack.calls_for("chat.update")) if c.params.get("channel") == "C2")
+    assert slack.disconnection_times[-1] < closing_note.time  # the socket closed before the answers were ended

@@ -123,7 +123,8 @@ class Stream:
     stall_seconds: float = 0.0
     close_after: int | None = None
     usage: dict[str, int] | None = None
-    gate: threading.Event | None = None  # the response starts only once the test sets it (10 s at most)
+    gate: threading.Event | None = None  # hold the stream until the test sets it (GATE_TIMEOUT at most)...
+    gate_after: int | None = None  # ...after this many text deltas (None: before the response starts)
 
     def __post_init__(self) -> None:
         """Reject exception names the ConverseStream output union does not define."""
@@ -466,12 +467,17 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(reply, Error):
             self._send_error(reply.status, reply.code, reply.message)
             return
-        if reply.gate is not None:
-            deadline = time.monotonic() + GATE_TIMEOUT
-            while not reply.gate.wait(0.05):
-                if cancel.is_set() or time.monotonic() > deadline:
-                    raise _Aborted
+        if reply.gate is not None and reply.gate_after is None:
+            _pass_gate(reply.gate, cancel)
         _StreamWriter(self, fake, request, spec, reply, cancel).run()
+
+
+def _pass_gate(gate: threading.Event, cancel: threading.Event) -> None:
+    """Wait until the test opens the gate; abort if the fake is reset or the test never opens it."""
+    deadline = time.monotonic() + GATE_TIMEOUT
+    while not gate.wait(0.05):
+        if cancel.is_set() or time.monotonic() > deadline:
+            raise _Aborted
 
 
 def _validate(request: Request, spec: ModelSpec) -> str | None:
@@ -636,6 +642,8 @@ class _StreamWriter:
         """Apply fault injection scheduled after ``count`` text deltas; True if the stream ended."""
         s = self.stream
         last = len(self.deltas)
+        if s.gate is not None and s.gate_after is not None and min(s.gate_after, last) == count:
+            _pass_gate(s.gate, self.cancel)
         if s.stall_after is not None and min(s.stall_after, last) == count:
             self._wait(s.stall_seconds)
         if s.close_after is not None and min(s.close_after, last) == count:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import pytest
@@ -312,7 +311,7 @@ def _long_answer(size: int) -> str:
     return (block * (size // len(block) + 1))[:size]
 
 
-def test_long_answer_splits_fast_with_few_renders() -> None:
+def test_long_answer_splits_with_few_renders() -> None:
     text = _long_answer(50_000)
     calls = 0
 
@@ -321,11 +320,8 @@ def test_long_answer_splits_fast_with_few_renders() -> None:
         calls += 1
         return to_mrkdwn(markdown)
 
-    started = time.perf_counter()
     parts = split_all(text, 3900, render=counting_render)
-    elapsed = time.perf_counter() - started
     assert join_parts(parts) == text
     assert all(slack_length(to_mrkdwn(part)) <= 3900 for part in parts)
     assert calls <= len(parts) * 2 * math.ceil(math.log2(len(text)))
     assert calls <= 3 * len(parts)  # typically: one probe and one verification per split
-    assert elapsed < 0.5
