@@ -17,7 +17,7 @@ running each session with `ping_timeout=PONG_TIMEOUT` (`_Client._run_current_ses
   closed when its socket has data or its select times out (`ping_timeout`, else 10 s). When a refresh
   (`disconnect` frame) replaces the session from another thread, the old loop could hold that thread for
   the full 10 s before the new session even started: measured 8 times in 150 refreshes on a loaded
-  machine. With the ping timeout it is released within PONG_TIMEOUT (2 s).
+  machine. With the ping timeout it is released within PONG_TIMEOUT (2 s; slowest of 150 refreshes 3.0 s).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 
+from bot.socket_mode import PING_INTERVAL
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ def probe(slack: FakeSlack, kind: str, fault: str, ping: float, limit: float = 9
 def main() -> None:
     slack = FakeSlack().start()
     try:
-        for kind, ping in (("builtin", 10.0), ("websocket_client", 10.0), ("bot", 4.0)):
+        for kind, ping in (("builtin", 10.0), ("websocket_client", 10.0), ("bot", PING_INTERVAL)):
             for fault in ("close-without-frame", "rst", "silent"):
                 took, cpu = probe(slack, kind, fault, ping)
                 shown = f"{took:5.1f} s" if took is not None else "  >90 s"
