@@ -37,6 +37,7 @@ from handlers import make_event_handler, register_handlers
 logger = logging.getLogger("bot")
 
 LISTENER_THREADS = 16  # listeners only decide and post a placeholder; answers stream in the answer pool
+SOCKET_CLOSE_WAIT = 2.0  # seconds shutdown waits for the Socket Mode client to finish closing
 
 
 class StartupError(Exception):
@@ -78,10 +79,11 @@ class Bot:
     def close(self, grace: float | None = None) -> None:
         """Stop receiving, let answers finish for `grace` seconds, close the rest with a note."""
         if self.handler is not None:
-            try:
-                self.handler.close()
-            except Exception:
-                logger.debug("closing the socket failed", exc_info=True)
+            # The close frame goes out at once (Slack stops delivering here); the rest of the client's close
+            # (close handshake, joining its threads) can take seconds, which must not eat the grace period.
+            closing = threading.Thread(target=self._close_socket, name="socket-close", daemon=True)
+            closing.start()
+            closing.join(SOCKET_CLOSE_WAIT)
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         finished = self.service.pool.drain(max(0.0, grace - 3.0))
         if not finished:
@@ -186,7 +188,10 @@ def main(env: dict[str, str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     logger.info("connected as %s in %s; model %s", bot.identity.bot_user_id, bot.identity.team_id,
                 settings.bedrock_model_id)
-    stop.wait()
+    # Wake up now and then: a signal handler only runs when the main thread does, and the kernel may deliver
+    # SIGTERM to any of the bot's threads, which would leave a plain wait() asleep for good.
+    while not stop.wait(0.5):
+        pass
     bot.close()
     logger.info("stopped")
     return 0

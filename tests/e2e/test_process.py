@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -76,3 +78,23 @@ def test_sigterm_stops_receiving_then_finishes_or_closes_answers(spawn: Any, sla
     assert last["text"].startswith("w0 w1") and "restarted before it could finish" in last["text"]
     closing_note = next(c for c in reversed(slack.calls_for("chat.update")) if c.params.get("channel") == "C2")
     assert slack.disconnection_times[-1] < closing_note.time  # the socket closed before the answers were ended
+
+
+def _signal_one_thread(pid: int, tid: int, signum: int) -> None:
+    """Deliver a signal to one thread of another process (tgkill), as the kernel may do with any kill()."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists() or not hasattr(ctypes.CDLL(None), "tgkill"),
+                    reason="needs Linux threads and glibc's tgkill")
+def test_sigterm_delivered_to_a_worker_thread_still_stops_the_bot(spawn: Any, slack: FakeSlack,
+                                                                 bedrock: FakeBedrock) -> None:
+    proc = spawn({**bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url})
+    slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
+    workers = sorted(int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid)
+    assert workers  # the bot runs its listeners, scheduler and socket on threads
+    _signal_one_thread(proc.pid, workers[-1], signal.SIGTERM)
+    assert proc.wait(20) == 0
+    assert "received SIGTERM" in proc.stdout.read()
