@@ -51,3 +51,13 @@ def test_repeated_refreshes_each_reconnect_and_nothing_is_lost(
     bedrock.enqueue(Stream(["after five refreshes"]))
     ts = slack.user_says("C1", "U1", "<@UBOT> hello again")
     assert final_state(slack, "C1", ts)[0]["text"] == "after five refreshes"
+
+
+def test_a_refresh_costs_one_new_url(bot: Any, slack: FakeSlack) -> None:
+    """Slack warns (`disconnect`) before it closes; apps.connections.open is a Tier 1 method."""
+    for refresh in range(1, 4):
+        opened = slack.connections_opened
+        slack.send_disconnect("refresh_requested", grace=2.0)
+        slack.wait_for(lambda s, n=opened: s.connections_opened > n and s.open_connections >= 1, timeout=10)
+        slack.wait_for(lambda s, n=refresh: s.open_connections == 1 and len(s.disconnection_times) >= n, timeout=10)
+        assert len(slack.calls_for("apps.connections.open")) == refresh
