@@ -16,32 +16,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import slack_sdk.version
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access import Access
-from bot.bedrock import ConverseStreamClient, make_client
 from bot.config import Settings
-from bot.conversations import ThreadRegistry
-from bot.errors import ConfigError, ModelError
-from bot.generation import ModelCapabilities, Policy
-from bot.render import SlackRenderer
+from bot.conversation.access import Access
+from bot.conversation.threads import ThreadRegistry
+from bot.errors import ConfigError, ModelError, StartupError
+from bot.model.bedrock import make_client
+from bot.model.generation import ModelCapabilities, Policy
+from bot.render.renderer import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
-from bot.slack_reader import SlackReader
-from bot.slack_writer import SlackWriter
-from bot.socket_mode import SocketConnection
+from bot.slack.reader import SlackReader
+from bot.slack.socket_mode import SocketConnection, check_slack_sdk
+from bot.slack.writer import SlackWriter
 from handlers import make_event_handler, register_handlers
 
 logger = logging.getLogger("bot")
 
 LISTENER_THREADS = 16  # listeners only decide and post a placeholder; answers stream in the answer pool
 SOCKET_CLOSE_WAIT = 2.0  # seconds shutdown waits for the Socket Mode client to finish closing
-
-
-class StartupError(Exception):
-    """A problem that stops startup; `str()` is the one line printed."""
 
 
 @dataclass
@@ -88,13 +85,13 @@ class Bot:
         finished = self.service.pool.drain(max(0.0, grace - 3.0))
         if not finished:
             logger.warning("shutting down with answers still in flight; closing them with a note")
-            self.responder.shutting_down = True
+            self.responder.shutting_down.set()
             self.service.pool.drain(3.0)
         self.writer.close()
 
 
 def make_socket_handler(app: App, settings: Settings) -> Any:
-    """The Socket Mode connection (bot/socket_mode.py says why this client and these ping settings)."""
+    """The Socket Mode connection (bot/slack/socket_mode.py says why this client and these ping settings)."""
     return SocketConnection(app, settings.slack_app_token, concurrency=LISTENER_THREADS)
 
 
@@ -112,10 +109,10 @@ def identify(client: WebClient) -> Identity:
                     bot_id=str(response.get("bot_id") or ""))
 
 
-def create_bot(settings: Settings, *, model_client: ConverseStreamClient | None = None,
-               sleep: Callable[[float], Any] | None = None,
+def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = None,
                writer_backoff: Callable[[int], float] | None = None) -> Bot:
     """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing."""
+    check_slack_sdk(slack_sdk.version.__version__)
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
                        timeout=settings.slack_timeout_seconds)  # type: ignore[arg-type]  # urllib takes floats
     identity = identify(client)
@@ -126,7 +123,7 @@ def create_bot(settings: Settings, *, model_client: ConverseStreamClient | None 
                          posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
                          **writer_options)
     try:
-        model = model_client or make_client(region=settings.aws_region,
+        model = make_client(region=settings.aws_region,
                                             read_timeout=settings.bedrock_read_timeout_seconds,
                                             max_pool_connections=settings.max_concurrent_answers + 8)
     except ModelError:

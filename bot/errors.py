@@ -2,9 +2,10 @@
 
     BotError
     ├── ConfigError      a missing or malformed environment variable (startup only)
+    ├── StartupError     anything else that stops startup (a token Slack rejects, an untested slack_sdk…)
     └── ModelError       a Bedrock failure, classified by `classify_model_error` into a `Kind`
 
-Vendor exceptions (botocore, urllib3) are mapped to `ModelError` in `bot.bedrock` and nowhere else.
+Vendor exceptions (botocore, urllib3) are mapped to `ModelError` in `bot.model.bedrock` and nowhere else.
 Users never see raw exception text: each kind has a fixed note, written for whoever can fix it.
 """
 
@@ -26,6 +27,10 @@ class ConfigError(BotError):
         self.missing = missing
         problem = "is missing" if missing else "is invalid"
         super().__init__(f"{name} {problem}: expected {expected}")
+
+
+class StartupError(BotError):
+    """A problem that stops startup; `str()` is the one line printed."""
 
 
 class Kind(enum.Enum):

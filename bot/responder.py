@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import history
-from bot.bedrock import ConverseStreamClient
 from bot.config import Settings
-from bot.conversations import BoundedSet, Job, ThreadRegistry
+from bot.conversation import history
+from bot.conversation.pool import Job
+from bot.conversation.seen import BoundedSet
+from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
-from bot.generation import Generation, ModelCapabilities, ModelRequest, Policy
-from bot.layout import LIMIT, PLACEHOLDER
-from bot.slack_reader import SlackReader
-from bot.slack_writer import AnswerHandle, AnswerRef, PostError, SlackWriter
+from bot.model.bedrock import ConverseStreamClient
+from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
+from bot.render.layout import LIMIT, PLACEHOLDER
+from bot.slack.markup import mentions
+from bot.slack.reader import SlackReader
+from bot.slack.writer import AnswerHandle, AnswerRef, PostError, SlackWriter
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +72,6 @@ class Responder:
         identity: Identity,
         join_markdown: Callable[[list[str]], str],
         policy: Policy,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._reader = reader
@@ -78,9 +81,9 @@ class Responder:
         self._registry = registry
         self._identity = identity
         self._join = join_markdown
-        self._clock = clock
+        self._clock = time.monotonic
         self._policy = policy
-        self.shutting_down = False
+        self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._post_failures = BoundedSet(capacity=1000, ttl=3600.0)  # log each channel's problem once an hour
 
     # -- placeholder -----------------------------------------------------------------------------------
@@ -109,7 +112,7 @@ class Responder:
         assert job.placeholder_ts is not None
         handle = self._writer.open(self.ref(job), job.placeholder_ts, QUEUED if job.queued else PLACEHOLDER,
                                    limit=LIMIT)
-        if self.shutting_down:  # accepted before the shutdown began, never started: say so, ask nothing
+        if self.shutting_down.is_set():  # accepted before the shutdown began, never started: say so, ask nothing
             handle.finish(SHUTDOWN_NOTE)
             handle.wait(10.0)
             return
@@ -139,7 +142,7 @@ class Responder:
             logger.exception("answer %s failed", handle.key)
             note = exc.note if isinstance(exc, ModelError) else NOTES[Kind.UNKNOWN]
             log["outcome"] = "error"
-        if self.shutting_down and generation is not None and generation.outcome.cancelled:
+        if self.shutting_down.is_set() and generation is not None and generation.outcome.cancelled:
             note = SHUTDOWN_NOTE
         if not handle.cancelled:
             handle.finish(note)
@@ -158,7 +161,7 @@ class Responder:
             raw, pages = self._reader.fetch_thread(r.channel, r.thread_ts)
             log["history_pages"] = pages
             root = raw[0] if raw else {}
-            started_for_bot = r.channel_type == "im" or history.mentions(str(root.get("text", "")),
+            started_for_bot = r.channel_type == "im" or mentions(str(root.get("text", "")),
                                                                           ident.bot_user_id)
             self._registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         else:
@@ -189,7 +192,7 @@ class Responder:
             return smaller if dropped else None
 
         generation = Generation(self._model, request, self._caps, self._policy, on_wait=handle.set_status,
-                                cancelled=lambda: handle.cancelled or self.shutting_down, shrink=shrink)
+                                cancelled=lambda: handle.cancelled or self.shutting_down.is_set(), shrink=shrink)
         for piece in generation:
             handle.append(piece)
         return generation

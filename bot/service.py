@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot import history
-from bot.access import Access
-from bot.conversations import AnswerPool, BoundedSet, Job, ThreadRegistry
-from bot.layout import LIMIT
+from bot.conversation.access import Access
+from bot.conversation.pool import AnswerPool, Job
+from bot.conversation.seen import BoundedSet
+from bot.conversation.threads import ThreadRegistry
+from bot.render.layout import LIMIT
 from bot.responder import Identity, Responder
-from bot.slack_reader import SlackReader
-from bot.slack_writer import AnswerRef, PostError, SlackWriter
+from bot.slack.markup import mentions
+from bot.slack.reader import SlackReader
+from bot.slack.writer import AnswerRef, PostError, SlackWriter
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Service:
     def _started_for_bot(self, request: Any) -> bool:
         def ask() -> bool:
             root = self._reader.fetch_root(request.channel, request.thread_ts)
-            return root is not None and history.mentions(str(root.get("text", "")), self._identity.bot_user_id)
+            return root is not None and mentions(str(root.get("text", "")), self._identity.bot_user_id)
 
         return self._registry.resolve(request.team_id, request.channel, request.thread_ts, ask)
 

@@ -25,7 +25,7 @@ def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id:
         decision = route(event, team_id=str(body.get("team_id") or team_id), bot_user_id=bot_user_id,
                          bot_id=bot_id, ext_shared=bool(body.get("is_ext_shared_channel")))
         event_id = body.get("event_id")
-        retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+        retry = next(iter(request.headers.get("x-slack-retry-num") or ()), None)
         if isinstance(decision, Ignore):
             logger.debug("ignored event %s: %s", event_id, decision.reason)
             return

@@ -15,13 +15,14 @@ The rules, in order (the README repeats them):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.slack.markup import mentions, mentions_others
+
+# Message subtypes the bot answers: a plain message, a file upload, a reply also sent to the channel.
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,6 @@ class Request:
 @dataclass(frozen=True)
 class Ignore:
     reason: str
-
-
-def mentions(text: str, user_id: str) -> bool:
-    return any(m == user_id for m in _USER_MENTION.findall(text))
-
-
-def mentions_others(text: str, user_id: str) -> bool:
-    return any(m != user_id for m in _USER_MENTION.findall(text))
 
 
 def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: str,

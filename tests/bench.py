@@ -126,7 +126,7 @@ def report(name: str, answers: list[Answer], proc: psutil.Process, cpu0: float, 
 
 
 def check_exact(slack: FakeSlack, answers: list[Answer]) -> None:
-    from bot.mrkdwn import to_mrkdwn
+    from bot.render.mrkdwn import to_mrkdwn
 
     for a in answers:
         replies = [m for m in slack.thread(a.channel, a.ts) if m.get("bot_id") == "BBOT"]
@@ -198,7 +198,7 @@ def workload_followup(slack: FakeSlack, bedrock: FakeBedrock) -> None:
 
 def workload_long(slack: FakeSlack, bedrock: FakeBedrock) -> None:
     """A 50,000-character Markdown answer streamed over ~10 s with continuations: how it is cut."""
-    from bot.splitting import join_parts, slack_length
+    from bot.render.splitting import join_parts, slack_length
     from tests.e2e.test_long_answers import markdown_answer
 
     text = markdown_answer(50_000)
@@ -283,7 +283,7 @@ def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, d
              module: str) -> dict[str, Any]:
     """n mentions spread over `channels` channels within one second; each answer has `deltas` deltas over
     `seconds`. Slack enforces Tier 3 on chat.update (50/min, burst 20) and 1 post/s per channel (burst 5)."""
-    from bot.mrkdwn import to_mrkdwn
+    from bot.render.mrkdwn import to_mrkdwn
 
     for i in range(channels):
         if f"CL{i}" not in slack.channels:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from bot.socket_mode import PING_INTERVAL
+from bot.slack.socket_mode import PING_INTERVAL
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ elif kind == "websocket_client":
     from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
     handler = SocketModeHandler(app, "{APP_TOKEN}", ping_interval=ping)
 else:  # what the bot uses
-    from bot.socket_mode import SocketConnection
+    from bot.slack.socket_mode import SocketConnection
     handler = SocketConnection(app, "{APP_TOKEN}", concurrency=4)
 handler.connect()
 threading.Event().wait()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.access import EXTERNAL, NOT_ENABLED
+from bot.conversation.access import EXTERNAL, NOT_ENABLED
 from tests.e2e.helpers import bot_replies, final_state
 from tests.fakes.bedrock import Answer, FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack

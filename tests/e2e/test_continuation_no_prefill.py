@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.continuation import CONTINUE_PROMPT
+from bot.model.continuation import CONTINUE_PROMPT
 from tests.e2e.helpers import final_state
 from tests.fakes.bedrock import Answer, FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack

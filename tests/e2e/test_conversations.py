@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.history import MULTI_USER_PROMPT
+from bot.conversation.history import MULTI_USER_PROMPT
 from tests.e2e.helpers import bot_replies, final_state
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack

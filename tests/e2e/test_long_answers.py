@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.mrkdwn import to_mrkdwn
-from bot.splitting import join_parts, slack_length
+from bot.render.mrkdwn import to_mrkdwn
+from bot.render.splitting import join_parts, slack_length
 from tests.e2e.helpers import final_state, marks
 from tests.fakes.bedrock import Answer, FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack

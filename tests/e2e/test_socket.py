@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.socket_mode import SocketConnection
+from bot.slack.socket_mode import SocketConnection
 from tests.e2e.helpers import final_state
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack

@@ -55,3 +55,19 @@ def test_invalid_app_token_says_which_token(slack: FakeSlack, tmp_path: Path) ->
     assert result.returncode == 2
     assert "startup error: SLACK_APP_TOKEN was rejected by Slack (invalid_auth)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_untested_slack_sdk_is_refused_in_one_line(slack: FakeSlack, tmp_path: Path) -> None:
+    """The Socket Mode client overrides a private method of slack_sdk: another version must not start silently
+    without its pong timeout. A sitecustomize module makes the child see slack_sdk 3.99.0."""
+    patch = tmp_path / "patch"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text("import slack_sdk.version\nslack_sdk.version.__version__ = '3.99.0'\n")
+    env = {**bot_env(slack), **AWS_ENV}
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                            stdin=subprocess.DEVNULL,
+                            env={**process_env(**env), "PYTHONPATH": f"{patch}:{process_env()['PYTHONPATH']}"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("startup error: slack_sdk 3.99.0 is installed, but this bot's Socket Mode client "
+                                     "was tested with 3.47.0 only: install the pinned versions "
+                                     "(pip install -r requirements.txt)")

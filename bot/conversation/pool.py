@@ -1,82 +1,16 @@
-"""Per-conversation state: which threads are the bot's, which messages were answered, and the worker pool.
-
-All state is keyed by workspace (`team_id`) first, so that moving it to shared storage later is a change
-of these classes, not of their callers. In-memory, bounded, thread-safe.
-"""
+"""The answer pool: worker threads that answer jobs, one at a time per conversation, in arrival order."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger(__name__)
-
-
-class BoundedSet:
-    """Remembers up to `capacity` keys for `ttl` seconds (oldest forgotten first). `add` says if it was new."""
-
-    def __init__(self, capacity: int = 20000, ttl: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._items: OrderedDict[Hashable, float] = OrderedDict()
-        self._capacity = capacity
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-
-    def add(self, key: Hashable) -> bool:
-        now = self._clock()
-        with self._lock:
-            while self._items and (len(self._items) >= self._capacity
-                                   or next(iter(self._items.values())) < now - self._ttl):
-                self._items.popitem(last=False)
-            if key in self._items:
-                return False
-            self._items[key] = now
-            return True
-
-
-class ThreadRegistry:
-    """Whether a thread was started for the bot (its root mentions the bot, or it is a DM thread).
-
-    `None` means unknown (e.g. after a restart): the caller asks Slack once and records the answer.
-    """
-
-    def __init__(self, capacity: int = 50000) -> None:
-        self._known: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str, str], threading.Lock] = {}
-
-    def get(self, team_id: str, channel: str, thread_ts: str) -> bool | None:
-        with self._lock:
-            return self._known.get((team_id, channel, thread_ts))
-
-    def set(self, team_id: str, channel: str, thread_ts: str, started_for_bot: bool) -> None:
-        key = (team_id, channel, thread_ts)
-        with self._lock:
-            self._known[key] = started_for_bot
-            self._known.move_to_end(key)
-            while len(self._known) > self._capacity:
-                self._known.popitem(last=False)
-
-    def resolve(self, team_id: str, channel: str, thread_ts: str, ask: Callable[[], bool]) -> bool:
-        """The recorded answer, or `ask()` once per thread even when several messages race for it."""
-        key = (team_id, channel, thread_ts)
-        with self._lock:
-            gate = self._pending.setdefault(key, threading.Lock())
-        with gate:
-            known = self.get(team_id, channel, thread_ts)
-            if known is None:
-                known = ask()
-                self.set(team_id, channel, thread_ts, known)
-        with self._lock:
-            self._pending.pop(key, None)
-        return known
 
 
 @dataclass
@@ -185,7 +119,3 @@ class AnswerPool:
                     return False
                 self._cond.wait(left)
         return True
-
-    def pending_jobs(self) -> list[Job]:
-        with self._cond:
-            return [job for jobs in self._jobs.values() for job in jobs]

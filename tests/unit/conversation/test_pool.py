@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from bot.conversations import AnswerPool, BoundedSet, Job, ThreadRegistry
+from bot.conversation.pool import AnswerPool, Job
+from bot.conversation.seen import BoundedSet
+from bot.conversation.threads import ThreadRegistry
 
 
 class Gate:

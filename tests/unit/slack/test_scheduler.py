@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.scheduler import Method, Priority, Scheduler, TokenBucket
+from bot.slack.scheduler import Method, Priority, Scheduler, TokenBucket
 
 
 def make(interval: float = 1.0, per_minute: float = 60.0, burst: int = 20, posts: float = 1.0,

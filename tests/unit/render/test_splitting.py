@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.mrkdwn import to_mrkdwn
-from bot.splitting import REOPEN_MARK, join_parts, slack_length, split_all, split_markdown
+from bot.render.mrkdwn import to_mrkdwn
+from bot.render.splitting import REOPEN_MARK, join_parts, slack_length, split_all, split_markdown
 
 
 def identity(text: str) -> str:

@@ -24,17 +24,15 @@ MAX_ATTEMPTS = 6
 class SlackReader:
     """Slack reads with shared rate-limit pauses. Thread-safe."""
 
-    def __init__(self, client: WebClient, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] = time.sleep,
+    def __init__(self, client: WebClient, *,
                  backoff: Callable[[int], float] = lambda n: min(10.0, 0.5 * 2 ** (n - 1))) -> None:
         self._client = client
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = time.monotonic
+        self._sleep = time.sleep
         self._backoff = backoff
         self._lock = threading.Lock()
         self._paused_until: dict[str, float] = {}
         self._teams: dict[str, str | None] = {}
-        self.rate_limited = 0
 
     def _call(self, method: str, **params: Any) -> Any:
         attempt = 0
@@ -50,7 +48,6 @@ class SlackReader:
                 if exc.response.status_code == 429:
                     retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                     with self._lock:
-                        self.rate_limited += 1
                         self._paused_until[method] = max(self._paused_until.get(method, 0.0),
                                                          self._clock() + retry_after)
                     logger.warning("Slack rate-limited %s; pausing it for %.0fs", method, retry_after)

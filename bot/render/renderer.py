@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.mrkdwn import to_mrkdwn
-from bot.splitting import join_parts, slack_length, split_markdown
+from bot.render.mrkdwn import to_mrkdwn
+from bot.render.splitting import join_parts, slack_length, split_markdown
 
 
 def _render_closed(markdown: str) -> str:
@@ -19,7 +19,7 @@ def _render_closed(markdown: str) -> str:
 
 
 class SlackRenderer:
-    """Implements `bot.layout.Renderer` with `bot.mrkdwn` and `bot.splitting`."""
+    """Implements `bot.render.layout.Renderer` with `bot.render.mrkdwn` and `bot.render.splitting`."""
 
     def render(self, markdown: str, *, streaming: bool) -> str:
         return to_mrkdwn(markdown, streaming=streaming)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.history import (
+from bot.conversation.history import (
     estimate_tokens,
     slack_to_model,
     speakers,
@@ -16,7 +16,7 @@ from bot.history import (
     trim_to_budget,
     visible_answer_text,
 )
-from bot.layout import MARKER, PLACEHOLDER, format_note
+from bot.render.layout import MARKER, PLACEHOLDER, format_note
 
 BOT, BOT_ID = "UBOT", "BBOT"
 

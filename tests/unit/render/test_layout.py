@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.layout import EMPTY_ANSWER, MARKER, PLACEHOLDER, AnswerLayout, format_note
-from bot.render import SlackRenderer
+from bot.render.layout import EMPTY_ANSWER, MARKER, PLACEHOLDER, AnswerLayout, format_note
+from bot.render.renderer import SlackRenderer
 
 R = SlackRenderer()
 

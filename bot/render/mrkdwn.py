@@ -46,6 +46,8 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
+from bot.render.cjk import is_cjk
+
 __all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
 
 ZWSP: Final = "\u200b"
@@ -79,18 +81,6 @@ _URL_TRAILING_PUNCT: Final = ".,:;!?'\"*_"
 _BACKTICK_RUN_RE: Final = re.compile(r"`{3,}")
 _ABSOLUTE_URL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _NEWLINE_RE: Final = re.compile(r"\r\n?|\n")  # how markdown-it splits lines
-# Han, kana, Hangul, CJK symbols/punctuation and fullwidth forms: scripts written without spaces.
-_CJK_RANGES: Final = (
-    ("\u2e80", "\u2fdf"),
-    ("\u3000", "\u30ff"),
-    ("\u3100", "\u31ff"),
-    ("\u3400", "\u4dbf"),
-    ("\u4e00", "\u9fff"),
-    ("\uac00", "\ud7af"),
-    ("\uf900", "\ufaff"),
-    ("\uff00", "\uffef"),
-    ("\U00020000", "\U0002fa1f"),
-)
 _TABLE_ALIGN_RE: Final = re.compile(r"text-align:\s*(left|right|center)")
 
 
@@ -111,10 +101,6 @@ def _slack_sequence_rule(state: StateInline, silent: bool) -> bool:
         token.content = match.group(0)
     state.pos = match.end()
     return True
-
-
-def _is_cjk(char: str) -> bool:
-    return any(low <= char <= high for low, high in _CJK_RANGES)
 
 
 def _is_unicode_space(char: str) -> bool:
@@ -140,8 +126,8 @@ def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, b
     after = src[pos] if pos < end else " "
     before_space, after_space = _is_unicode_space(before), _is_unicode_space(after)
     before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
-    left = not after_space and (not after_punct or before_space or before_punct or _is_cjk(before))
-    right = not before_space and (not before_punct or after_space or after_punct or _is_cjk(after))
+    left = not after_space and (not after_punct or before_space or before_punct or is_cjk(before))
+    right = not before_space and (not before_punct or after_space or after_punct or is_cjk(after))
     if marker == "*":
         return left, right, pos - start
     return left and (not right or before_punct), right and (not left or after_punct), pos - start
@@ -453,9 +439,9 @@ def _table_lines(table: _Node) -> list[_Line]:
     rows: list[list[tuple[str, str]]] = []
     header_rows = 0
     for section in table.children:
-        for row in section.children:
+        for row_node in section.children:
             cells: list[tuple[str, str]] = []
-            for cell in row.children:
+            for cell in row_node.children:
                 style = str(cell.token.attrGet("style") or "")
                 align_match = _TABLE_ALIGN_RE.search(style)
                 inline = next((child.token for child in cell.children if child.token.type == "inline"), None)

@@ -2,7 +2,7 @@
 
 Slack rejects a ``text`` longer than 4,000 characters, so a long answer is posted as several messages.
 The splitter works on the Markdown source; every part is later rendered on its own (by default with
-:func:`bot.mrkdwn.to_mrkdwn`).
+:func:`bot.render.mrkdwn.to_mrkdwn`).
 
 Invariants (checked by the unit and property tests):
 
@@ -50,7 +50,8 @@ from typing import Final
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from bot.mrkdwn import to_mrkdwn
+from bot.render.cjk import CLASS as CJK_CLASS
+from bot.render.mrkdwn import to_mrkdwn
 
 __all__ = ["REOPEN_MARK", "join_parts", "slack_length", "split_all", "split_markdown"]
 
@@ -83,10 +84,6 @@ _TABLE_DELIMITER_RE: Final = re.compile(
     r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*(?:\r?\n|\r|$)"
 )
 
-_CJK_CLASS: Final = (
-    "\u2e80-\u2fdf\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f"
-)
 # Characters that must not start a line (closing punctuation, small kana, prolonged sound mark) or end one.
 _NO_LINE_START: Final = frozenset(
     "、。，．・：；！？」』）】〕〉》］｝ーゝゞヽヾ々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…‥"
@@ -99,7 +96,7 @@ _CJK_SENTENCE_RE: Final = re.compile(r"[。！？]+[」』）】〕〉》”’\
 _SENTENCE_RE: Final = re.compile(r"(?<=[^\s.!?])[.!?]+[)\"'”’\]]*[ \t\u3000]+(?=[^ \t\u3000\r\n])")
 _LIST_NUMBER_RE: Final = re.compile(r"[ \t]*\d{1,9}$")
 _WORD_RE: Final = re.compile(r"(?<=[^ \t\u3000\r\n])[ \t\u3000]+(?=[^ \t\u3000\r\n])")
-_CJK_GAP_RE: Final = re.compile(f"(?<=[{_CJK_CLASS}])(?=[{_CJK_CLASS}])")
+_CJK_GAP_RE: Final = re.compile(f"(?<=[{CJK_CLASS}])(?=[{CJK_CLASS}])")
 
 # Spans that a cut must not enter (unless nothing else is possible).
 _PROTECTED_RES: Final = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.continuation import CONTINUE_PROMPT, SEAM_WINDOW, Form, Seam, continuation_messages, join_seam
+from bot.model.continuation import CONTINUE_PROMPT, SEAM_WINDOW, Form, Seam, continuation_messages, join_seam
 
 P, C = Form.PREFILL, Form.CONTINUE
 

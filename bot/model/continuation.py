@@ -26,9 +26,10 @@ trimmed before it is appended:
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+from bot.render.cjk import is_cjk
 
 Message = dict[str, Any]
 
@@ -65,13 +66,6 @@ def continuation_messages(messages: Sequence[Message], partial: str, form: Form)
     return result
 
 
-def _is_cjk(ch: str) -> bool:
-    if not ch:
-        return False
-    name = unicodedata.name(ch, "")
-    return unicodedata.east_asian_width(ch) in ("W", "F") and not name.startswith("FULLWIDTH LATIN")
-
-
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
@@ -93,8 +87,8 @@ def _overlap(stripped: str, head: str) -> int:
             continue
         first = stripped[-k]
         before = stripped[-k - 1] if k < len(stripped) else ""
-        cjk = _is_cjk(first)
-        at_word_start = before == "" or not _is_word_char(before) or cjk or _is_cjk(before)
+        cjk = is_cjk(first)
+        at_word_start = before == "" or not _is_word_char(before) or cjk or is_cjk(before)
         if at_word_start and k >= (2 if cjk else 3):
             return k
     return 0

@@ -28,10 +28,20 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 
+from bot.errors import StartupError
+
 logger = logging.getLogger(__name__)
+
+# `_Client._run_current_session` replaces a private method of slack_sdk's client and reads its internals
+# (`current_session`, the proxy settings). Neither slack_sdk (up to 3.48.0) nor websocket-client offers a
+# public way to run the session with a pong timeout, so the override stays, and the bot refuses to start on
+# any other slack_sdk than the one it was tested with (`check_slack_sdk`, called first thing by the composition
+# root) rather than silently losing the pong timeout.
+TESTED_SLACK_SDK = "3.47.0"
 
 # websocket-client checks the pong when its read loop wakes (data, or every PONG_TIMEOUT), and only until the
 # next ping resets the clock: the window from PONG_TIMEOUT to PING_INTERVAL after a ping must be at least
@@ -39,6 +49,13 @@ logger = logging.getLogger(__name__)
 # With 5 s / 2 s a dead connection is noticed at most 5 + 2 + 2 = 9 s after it died.
 PING_INTERVAL = 5.0
 PONG_TIMEOUT = 2.0
+
+
+def check_slack_sdk(version: str) -> None:
+    """Raise StartupError unless `version` is the slack_sdk the override above was written and tested for."""
+    if version != TESTED_SLACK_SDK:
+        raise StartupError(f"slack_sdk {version} is installed, but this bot's Socket Mode client was tested with "
+                           f"{TESTED_SLACK_SDK} only: install the pinned versions (pip install -r requirements.txt)")
 
 
 class _Client(SocketModeClient):
@@ -82,12 +99,14 @@ class SocketConnection:
 
     def __init__(self, app: App, app_token: str, *, concurrency: int, ping_interval: float = PING_INTERVAL,
                  pong_timeout: float = PONG_TIMEOUT) -> None:
+        """`ping_interval` and `pong_timeout` are only changed by tests, which shrink them to see a dead
+        connection replaced within a second."""
         self._app = app
         self.client = _Client(app_token=app_token, logger=app.logger, web_client=app.client,
                               ping_interval=ping_interval, concurrency=concurrency, pong_timeout=pong_timeout)
         self.client.socket_mode_request_listeners.append(self._handle)
 
-    def _handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+    def _handle(self, client: BaseSocketModeClient, request: SocketModeRequest) -> None:
         """Bolt dispatches the envelope; its response goes back on the socket as the envelope's ack."""
         start = time.time()
         send_response(client, request, run_bolt_app(self._app, request), start)

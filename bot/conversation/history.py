@@ -5,7 +5,7 @@ Invariants of the result (Bedrock rejects anything else): the first turn is `use
 and the last turn is the user message being answered.
 
 The bot's own messages become `assistant` turns, rebuilt from the metadata marks the bot puts on them
-(`bot.slack_writer.metadata`): the parts of an answer split over several messages are joined back into
+(`bot.slack.marks`): the parts of an answer split over several messages are joined back into
 the Markdown the model wrote, and placeholders, "still writing" markers and notes are left out. Messages
 without marks (older ones, other installs) fall back to their visible text. Everything else — people and
 other bots — becomes `user` turns, prefixed `<@U…>: ` when more than one speaker takes part.
@@ -19,10 +19,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.layout import MARKER, PLACEHOLDER
+from bot.render.layout import MARKER, PLACEHOLDER
+from bot.slack import markup
+from bot.slack.marks import read_marks
 
-METADATA_TYPE = "bedrock_bot_answer"
-ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+# Message subtypes that are part of the conversation (system messages, edits and deletions are not). Wider
+# than what the bot answers (`handlers.routing.ANSWERED_SUBTYPES`): other bots' posts and /me lines are read.
+CONVERSATION_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
 MULTI_USER_PROMPT = (
     "The conversation is a Slack thread with several participants. Each of their messages starts with "
     "the author's Slack id, like `<@U123ABC>: `. Use these ids to tell people apart; you may mention "
@@ -35,19 +38,6 @@ Message = dict[str, Any]
 def ts_key(ts: str) -> tuple[int, int]:
     seconds, _, fraction = ts.partition(".")
     return int(seconds or 0), int(fraction or 0)
-
-
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
-_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
-_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
-_LINK = re.compile(r"<((?:https?|mailto|tel|ftp):[^|>]*)(?:\|([^>]*))?>")
-
-
-def mentions(text: str, user_id: str) -> bool:
-    """True if the Slack text mentions `user_id` (`<@U…>` or `<@U…|name>`)."""
-    return any(m.group(1) == user_id for m in _MENTION.finditer(text))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -75,13 +65,13 @@ def slack_to_model(text: str, *, bot_user_id: str) -> str:
             return shown
         return f"{label} ({url})"
 
-    text = _MENTION.sub(mention, text)
-    text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
-    text = _SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
-    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
-    text = _DATE.sub(lambda m: m.group(1), text)
-    text = _LINK.sub(link, text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text = markup.USER_MENTION.sub(mention, text)
+    text = markup.CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = markup.SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
+    text = markup.SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = markup.DATE.sub(lambda m: m.group(1), text)
+    text = markup.LINK.sub(link, text)
+    text = markup.unescape(text)
     text = re.sub(r"[ \t]{2,}", " ", text)  # the removed mention often leaves a double space
     return text.strip()
 
@@ -147,19 +137,18 @@ def thread_turns(
     limit = ts_key(upto_ts)
     skip = set(skip_answers)
     turns: list[Turn] = []
-    answers: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    answers: dict[str, list[tuple[int, dict[str, Any], Mapping[str, Any]]]] = {}
     for message in messages:
-        if message.get("subtype") not in ANSWERED_SUBTYPES:
+        if message.get("subtype") not in CONVERSATION_SUBTYPES:
             continue
         ts = str(message.get("ts", "0"))
-        meta = message.get("metadata") or {}
         if _is_ours(message, bot_user_id, bot_id):
-            payload = meta.get("event_payload") or {} if meta.get("event_type") == METADATA_TYPE else {}
-            if payload.get("answer"):
+            payload = read_marks(message)
+            if payload is not None:
                 answer = str(payload["answer"])
                 if answer in skip or ts_key(str(payload.get("reply_to", ts))) > limit:
                     continue
-                answers.setdefault(answer, []).append((int(payload.get("part", 0)), message))
+                answers.setdefault(answer, []).append((int(payload.get("part", 0)), payload, message))
                 continue
             if ts_key(ts) > limit:
                 continue
@@ -175,15 +164,15 @@ def thread_turns(
             turns.append(Turn("user", text, speaker=speaker, anchor=(ts_key(ts), 0, ts_key(ts))))
     for parts in answers.values():
         parts.sort(key=lambda p: p[0])
-        payloads = [p[1]["metadata"]["event_payload"] for p in parts]
+        payloads = [p[1] for p in parts]
         if all(pl.get("state") == "thinking" for pl in payloads):
             continue  # a placeholder that never got text
         if all("md" in pl for pl in payloads):
             text = join_markdown([str(pl["md"]) for pl in payloads]).strip()
         else:
-            text = "\n".join(visible_answer_text(str(p[1].get("text") or "")) for p in parts).strip()
+            text = "\n".join(visible_answer_text(str(p[2].get("text") or "")) for p in parts).strip()
         if text:
-            first = parts[0][1]
+            first = parts[0][2]
             reply_to = ts_key(str(payloads[0].get("reply_to", first.get("ts", "0"))))
             turns.append(Turn("assistant", text, anchor=(reply_to, 1, ts_key(str(first.get("ts", "0"))))))
     turns.sort(key=lambda t: t.anchor)

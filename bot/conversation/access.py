@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversations import BoundedSet
+from bot.conversation.seen import BoundedSet
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +42,13 @@ ALLOWED = Verdict(True)
 class Access:
     """Applies ALLOWED_CHANNEL_IDS, ALLOWED_USER_IDS, ALLOW_EXTERNAL_USERS and USER_RATE_LIMIT_PER_MINUTE."""
 
-    def __init__(self, settings: Settings, *, user_team: Callable[[str], str | None] = lambda user: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, *, user_team: Callable[[str], str | None] = lambda user: None) -> None:
         self._channels = settings.allowed_channel_ids
         self._users = settings.allowed_user_ids
         self._external_ok = settings.allow_external_users
         self._per_minute = settings.user_rate_limit_per_minute
         self._user_team = user_team
-        self._clock = clock
+        self._clock = time.monotonic
         self._refused = BoundedSet(capacity=50000, ttl=7 * 24 * 3600.0)
         self._lock = threading.Lock()
         self._recent: dict[tuple[str, str], deque[float]] = {}

@@ -1,6 +1,6 @@
 """One answer from the model: calls, continuations past `max_tokens`, retries and resumption.
 
-`Generation` is an iterator of text pieces (already joined by the seam rule of `bot.continuation`), so the
+`Generation` is an iterator of text pieces (already joined by the seam rule of `bot.model.continuation`), so the
 caller only ever appends. After iteration, `outcome` tells how it ended. The Bedrock client, clock-free
 sleep, capability memory and callbacks are injected; nothing here touches Slack.
 """
@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.bedrock import ConverseStreamClient, OpenStream, StreamEnd, TextDelta, open_stream
-from bot.continuation import Form, Seam, continuation_messages
 from bot.errors import Kind, ModelError
+from bot.model.bedrock import ConverseStreamClient, OpenStream, StreamEnd, TextDelta, open_stream
+from bot.model.continuation import Form, Seam, continuation_messages
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ STOP_NOTES: dict[str, str] = {
     "tool_use": "The model tried to use a tool, which this bot does not offer, so the answer stopped here.",
 }
 NORMAL_STOPS = frozenset({"end_turn", "stop_sequence"})
+BACKOFF_BASE = 1.0  # seconds before the first retry of a Bedrock call
+BACKOFF_CAP = 20.0
 
 
 def stop_note(reason: str) -> str:
@@ -68,20 +70,17 @@ class ModelCapabilities:
 
 @dataclass(frozen=True)
 class Policy:
-    """Bounds of one answer. `sleep` and `jitter` are injected so tests run instantly and deterministically."""
+    """Bounds of one answer. `sleep` is injected (through the composition root) so tests run instantly."""
 
     max_continuations: int = 5
     max_attempts: int = 4  # per call, for throttling/5xx before the stream starts
     stream_retries: int = 3  # resumptions after a stream broke mid-way
     max_output_tokens: int | None = None  # across all calls of the answer
-    backoff_base: float = 1.0
-    backoff_cap: float = 20.0
-    sleep: Callable[[float], None] = field(default=threading.Event().wait)
-    jitter: Callable[[], float] = field(default=random.random)
+    sleep: Callable[[float], object] = field(default=threading.Event().wait)
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + self.jitter() / 2)
+        return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1)) * (0.5 + random.random() / 2)
 
 
 @dataclass(frozen=True)

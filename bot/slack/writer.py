@@ -19,18 +19,19 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.layout import AnswerLayout, Part, Renderer
-from bot.scheduler import Method, Scheduler
+from bot.render.layout import AnswerLayout, Part, Renderer
+from bot.slack.marks import answer_metadata
+from bot.slack.scheduler import Method, Scheduler
 
 logger = logging.getLogger(__name__)
 
-METADATA_TYPE = "bedrock_bot_answer"
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived",
                          "not_in_channel", "thread_not_found", "restricted_action", "account_inactive",
                          "invalid_auth", "token_revoked", "missing_scope", "restricted_action_thread_locked"})
 METADATA_ERRORS = frozenset({"invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
                              "metadata_must_be_sent_from_app"})
 MAX_CALL_FAILURES = 8  # transient failures of one call before the answer is given up
+IO_THREADS = 8  # Slack calls in flight at once, for all answers
 
 
 class PostError(Exception):
@@ -63,24 +64,15 @@ class WriteStats:
     edits: int = 0
     posts: int = 0
     rate_limited: int = 0
-    failures: int = 0
     first_visible: float | None = None
     final_visible: float | None = None
 
 
 def metadata(ref: AnswerRef, index: int, part: Part, state: str, *, with_md: bool,
              parts: int | None = None) -> dict[str, Any]:
-    """The marks the bot puts on its own messages, so history can rebuild answers exactly.
-
-    `parts` (the answer's number of messages) is set on final messages.
-    """
-    payload: dict[str, Any] = {"v": 1, "answer": ref.answer_id, "reply_to": ref.reply_to, "part": index,
-                               "state": state}
-    if parts is not None:
-        payload["parts"] = parts
-    if with_md:
-        payload["md"] = part.md
-    return {"event_type": METADATA_TYPE, "event_payload": payload}
+    """The marks of message `index` of an answer (`bot.slack.marks`); `parts` is set on final messages."""
+    return answer_metadata(answer_id=ref.answer_id, reply_to=ref.reply_to, part=index, state=state,
+                           md=part.md if with_md else None, parts=parts)
 
 
 class AnswerHandle:
@@ -167,22 +159,19 @@ class SlackWriter:
         edit_burst: int,
         posts_per_second: float,
         post_burst: int,
-        io_threads: int = 8,
-        clock: Callable[[], float] = time.monotonic,
         backoff: Callable[[int], float] = lambda n: min(10.0, 0.5 * 2 ** (n - 1)),
     ) -> None:
         self._client = client
         self._renderer = renderer
-        self._clock = clock
+        self._clock = time.monotonic
         self._backoff = backoff
         self._cond = threading.Condition()
         self._sched = Scheduler(interval=interval, edits_per_minute=edits_per_minute, edit_burst=edit_burst,
-                                posts_per_second=posts_per_second, post_burst=post_burst, now=clock())
+                                posts_per_second=posts_per_second, post_burst=post_burst, now=self._clock())
         self._handles: dict[str, AnswerHandle] = {}
-        self._pool = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="slack-write")
+        self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="slack-write")
         self._stopped = False
         self._thread = threading.Thread(target=self._dispatch, name="slack-scheduler", daemon=True)
-        self.rate_limited = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -261,7 +250,6 @@ class SlackWriter:
     def _paused(self, method: Method, exc: SlackApiError) -> None:
         retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
         with self._cond:
-            self.rate_limited += 1
             self._sched.pause(method, self._clock() + retry_after)
             self._cond.notify_all()
         logger.warning("Slack rate-limited %s; pausing it for %.0fs for every answer", method.value, retry_after)
@@ -393,7 +381,6 @@ class SlackWriter:
 
     def _transient(self, handle: AnswerHandle, reason: str) -> None:
         handle.failures += 1
-        handle.stats.failures += 1
         if handle.failures >= MAX_CALL_FAILURES:
             logger.error("giving up on answer %s after %d failed Slack calls (%s)", handle.key, handle.failures,
                          reason)

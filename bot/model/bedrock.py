@@ -2,7 +2,7 @@
 
 The only module that imports boto3/botocore. Everything it raises is a `bot.errors.ModelError`.
 Retries: botocore is told to try each call once (`total_max_attempts=1`); the bot retries throttling
-and 5xx itself (see `bot.generation`) so that the reply can say it is waiting, and so that a stream that
+and 5xx itself (see `bot.model.generation`) so that the reply can say it is waiting, and so that a stream that
 breaks mid-way (which botocore never retries) is resumed from the text already shown.
 """
 
@@ -96,7 +96,6 @@ class OpenStream:
 
     def __init__(self, response: Mapping[str, Any]) -> None:
         self._stream = response["stream"]
-        self.text_started = False
 
     def __iter__(self) -> Iterator[StreamEvent]:
         stop_reason: str | None = None
@@ -106,7 +105,6 @@ class OpenStream:
                 if "contentBlockDelta" in event:
                     text = event["contentBlockDelta"].get("delta", {}).get("text")
                     if text:  # reasoningContent / toolUse deltas are not part of the answer
-                        self.text_started = True
                         yield TextDelta(text)
                 elif "messageStop" in event:
                     stop_reason = str(event["messageStop"].get("stopReason", "end_turn"))

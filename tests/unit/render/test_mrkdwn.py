@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.mrkdwn import HR_LINE, ZWSP, display_width, to_mrkdwn
+from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, to_mrkdwn
 
 Z = ZWSP
 

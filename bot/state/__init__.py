@@ -1,0 +1,1 @@
+"""The bot's state store (interface and backends): filled in by the durable-journal work."""
