@@ -34,7 +34,6 @@ import itertools
 import json
 import logging
 import math
-import re
 import socket
 import struct
 import sys
@@ -45,8 +44,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import reduce
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
@@ -55,6 +55,28 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.sync.server import Server, ServerConnection, serve
+
+from .workspace import (
+    APP_ID,
+    APP_TOKEN,
+    BOT_ID,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    OTHER_BOT_ID,
+    OTHER_BOT_USER_ID,
+    POST_TEXT_LIMIT,
+    REPLIES_MAX_LIMIT,
+    TEAM_ID,
+    UPDATE_TEXT_LIMIT,
+    ChannelKind,
+    Json,
+    Workspace,
+    bot_profile,
+    channel_type,
+    is_reply,
+    opt_str,
+    public,
+)
 
 __all__ = [
     "APP_ID",
@@ -69,29 +91,13 @@ __all__ = [
     "FakeSlack",
 ]
 
-TEAM_ID = "T0TEAM"
-BOT_USER_ID = "UBOT"
-BOT_ID = "BBOT"
-APP_ID = "A0APP"
-BOT_TOKEN = "xoxb-fake-bot-token"
-APP_TOKEN = "xapp-fake-app-token"
-OTHER_BOT_ID = "BOTHER"
-OTHER_BOT_USER_ID = "UOTHERBOT"
-OTHER_APP_ID = "A0OTHER"
-
-POST_TEXT_LIMIT = 40_000
-UPDATE_TEXT_LIMIT = 4_000
-REPLIES_MAX_LIMIT = 1_000
-
-ChannelKind = Literal["public", "private", "im", "mpim"]
 MentionOrder = Literal["mention_first", "message_first", "mention_only", "message_only"]
-Json = dict[str, Any]
 
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
-_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_FIRST_TS_MICROS = 1_700_000_000 * 1_000_000
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -242,21 +248,11 @@ def _truthy(value: Any) -> bool:
     return False
 
 
-def _opt_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
 def _ts_decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-
-
-def _is_reply(message: Json) -> bool:
-    return "thread_ts" in message and message["thread_ts"] != message["ts"]
 
 
 def _parse_json_list(value: Any) -> tuple[list[Any] | None, bool]:
@@ -289,26 +285,6 @@ def _parse_metadata(value: Any) -> tuple[Json | None, bool]:
     if not isinstance(value.get("event_payload"), dict):
         return None, False
     return value, True
-
-
-def _rich_text_blocks(text: str) -> list[Json]:
-    """A minimal rich_text block like Slack's client generates, with user mentions as user elements."""
-    elements: list[Json] = []
-    pos = 0
-    for match in _MENTION_RE.finditer(text):
-        if match.start() > pos:
-            elements.append({"type": "text", "text": text[pos : match.start()]})
-        elements.append({"type": "user", "user_id": match.group(1)})
-        pos = match.end()
-    if pos < len(text):
-        elements.append({"type": "text", "text": text[pos:]})
-    return [
-        {
-            "type": "rich_text",
-            "block_id": uuid.uuid4().hex[:5],
-            "elements": [{"type": "rich_text_section", "elements": elements}],
-        }
-    ]
 
 
 def _encode_cursor(ts: str) -> str:
@@ -360,7 +336,7 @@ def _parse_request_params(query: str, content_type: str, raw: bytes) -> tuple[di
             else:
                 form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
             body_token = form.pop("token", None)
-            token = _opt_str(body_token) or token
+            token = opt_str(body_token) or token
             params.update(form)
     return params, token
 
@@ -386,8 +362,32 @@ def _describe(predicate: Callable[..., Any]) -> str:
         return repr(predicate)
 
 
+class _Setting(Generic[T]):
+    """A FakeSlack attribute that lives on one of its parts (``part`` is a dotted attribute path)."""
+
+    def __init__(self, part: str, doc: str) -> None:
+        self.part = part
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _owner(self, fake: FakeSlack) -> Any:
+        return reduce(getattr, self.part.split("."), fake)
+
+    def __get__(self, fake: FakeSlack | None, owner: type | None = None) -> T:
+        if fake is None:
+            return self  # type: ignore[return-value]
+        return getattr(self._owner(fake), self.name)
+
+    def __set__(self, fake: FakeSlack, value: T) -> None:
+        setattr(self._owner(fake), self.name, value)
+
+
 class FakeSlack:
     """A fake Slack workspace serving the Web API and Socket Mode on 127.0.0.1."""
+
+    ts_from_clock: _Setting[bool] = _Setting("_workspace", "Make new message ts values follow the wall clock.")
 
     def __init__(
         self,
@@ -405,8 +405,10 @@ class FakeSlack:
         increasing); False gives deterministic ``1700000000.000001``-style values.
         ``server_ping_interval`` makes the server ping clients (None: the server only answers pings).
         """
+        self._workspace = Workspace(ts_from_clock=ts_from_clock)
+        self._lock = self._workspace.lock
+        self._cond = self._workspace.changed
         self.time_scale = time_scale
-        self.ts_from_clock = ts_from_clock
         self.server_ping_interval = server_ping_interval
         self.close_timeout = close_timeout
         self.block_pongs = False
@@ -414,11 +416,8 @@ class FakeSlack:
         self.redeliver_unacked_on_reconnect = True
         self.single_use_tickets = False
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._ts_last = _FIRST_TS_MICROS
         self._event_ids = itertools.count(1)
         self._link_ids = itertools.count(1)
         self._round_robin = 0
@@ -441,11 +440,7 @@ class FakeSlack:
             "conversations.info": self._api_conversations_info,
             "users.info": self._api_users_info,
         }
-        self.users: dict[str, Json] = {}
-        self.channels: dict[str, Json] = {}
-        self._messages: dict[str, dict[str, Json]] = {}
         self._clear_state_locked()
-        self._load_defaults_locked()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -536,7 +531,7 @@ class FakeSlack:
         with self._lock:
             self._clear_state_locked()
             self.replies_page_cap = REPLIES_MAX_LIMIT
-            self._load_defaults_locked()
+            self._workspace.load_defaults_locked()
             for link in self._links:
                 link.sent.clear()
             self._cond.notify_all()
@@ -567,22 +562,17 @@ class FakeSlack:
         self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
         self.redeliver_unacked_on_reconnect = True
 
-    def _load_defaults_locked(self) -> None:
-        self.users = {}
-        self.channels = {}
-        self._messages = {}
-        self.add_user("U1", name="alice")
-        self.add_user("U2", name="bob")
-        self.add_user("U3", name="carol")
-        self.add_user(BOT_USER_ID, name="bot", is_bot=True)
-        self.add_user(OTHER_BOT_USER_ID, name="otherbot", is_bot=True)
-        self.add_channel("C1", "general", members=("U1", "U2", "U3"))
-        self.add_channel("C2", "random", members=("U1", "U2"))
-        self.add_channel("G1", "secret", kind="private", members=("U1",))
-        self.add_channel("C9", "nobot", members=("U1", "U2"), bot_member=False)
-        self.add_channel("D1", "", kind="im", members=("U1",))
-
     # ------------------------------------------------------------------ workspace
+
+    @property
+    def users(self) -> dict[str, Json]:
+        """The workspace's users by id (the live records)."""
+        return self._workspace.users
+
+    @property
+    def channels(self) -> dict[str, Json]:
+        """The workspace's conversations by id (the live records; ``members`` is a set)."""
+        return self._workspace.channels
 
     def add_user(
         self,
@@ -594,18 +584,7 @@ class FakeSlack:
         real_name: str | None = None,
     ) -> Json:
         """Add (or replace) a user and return its record."""
-        name = name or id.lower()
-        user = {
-            "id": id,
-            "team_id": team_id,
-            "name": name,
-            "real_name": real_name or name.title(),
-            "is_bot": is_bot,
-            "deleted": deleted,
-        }
-        with self._lock:
-            self.users[id] = user
-        return user
+        return self._workspace.add_user(id, name, team_id, is_bot, deleted, real_name)
 
     def add_channel(
         self,
@@ -618,154 +597,15 @@ class FakeSlack:
         ext_shared: bool = False,
     ) -> Json:
         """Add (or replace) a conversation and return its record."""
-        if kind not in ("public", "private", "im", "mpim"):
-            raise ValueError(f"unknown channel kind {kind!r}")
-        member_set = set(members)
-        if bot_member:
-            member_set.add(BOT_USER_ID)
-        channel = {
-            "id": id,
-            "name": name,
-            "is_channel": kind == "public",
-            "is_group": kind == "private",
-            "is_im": kind == "im",
-            "is_mpim": kind == "mpim",
-            "is_private": kind != "public",
-            "is_archived": archived,
-            "is_ext_shared": ext_shared,
-            "members": member_set,
-            "created": 1_600_000_000,
-        }
-        with self._lock:
-            self.channels[id] = channel
-            self._messages.setdefault(id, {})
-        return channel
+        return self._workspace.add_channel(id, name, kind, members, bot_member, archived, ext_shared)
 
     def set_bot_member(self, channel: str, member: bool = True) -> None:
         """Add the bot to a channel or remove it."""
-        with self._lock:
-            members = self.channels[channel]["members"]
-            if member:
-                members.add(BOT_USER_ID)
-            else:
-                members.discard(BOT_USER_ID)
+        self._workspace.set_bot_member(channel, member)
 
     def archive_channel(self, channel: str, archived: bool = True) -> None:
         """Archive or unarchive a channel."""
-        with self._lock:
-            self.channels[channel]["is_archived"] = archived
-
-    def _next_ts(self) -> str:
-        with self._lock:
-            micros = self._ts_last + 1
-            if self.ts_from_clock:
-                micros = max(micros, int(time.time() * 1_000_000))
-            self._ts_last = micros
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _channel_type(self, channel: Json) -> str:
-        if channel["is_im"]:
-            return "im"
-        if channel["is_mpim"]:
-            return "mpim"
-        return "group" if channel["is_group"] else "channel"
-
-    def _resolve_channel(self, value: Any) -> str | None:
-        """Resolve a channel id, ``#name``, name, or user id (the bot's DM with that user)."""
-        key = _opt_str(value)
-        if not key:
-            return None
-        if key in self.channels:
-            return key
-        if key in self.users:
-            for cid, channel in self.channels.items():
-                if channel["is_im"] and channel["members"] == {key, BOT_USER_ID}:
-                    return cid
-            return None
-        name = key.lstrip("#")
-        for cid, channel in self.channels.items():
-            if channel["name"] == name and not channel["is_im"]:
-                return cid
-        return None
-
-    def _visible_to_bot(self, channel: Json) -> bool:
-        return not channel["is_private"] or BOT_USER_ID in channel["members"]
-
-    def _bot_profile(self, bot_id: str = BOT_ID, app_id: str = APP_ID, name: str = "bot") -> Json:
-        return {
-            "id": bot_id,
-            "app_id": app_id,
-            "name": name,
-            "deleted": False,
-            "team_id": TEAM_ID,
-            "updated": 1_600_000_000,
-            "icons": {"image_36": "https://fake.slack.invalid/bot_36.png"},
-        }
-
-    def _store_message_locked(self, channel_id: str, message: Json, thread_ts: str | None) -> None:
-        """Store a new message; attach it to its thread (or leave it orphaned like Slack does)."""
-        messages = self._messages[channel_id]
-        if thread_ts:
-            message["thread_ts"] = thread_ts
-            parent = messages.get(thread_ts)
-            if parent is not None and not _is_reply(parent):
-                message["parent_user_id"] = parent.get("user")
-        messages[message["ts"]] = message
-        if thread_ts:
-            self._recount_thread_locked(channel_id, thread_ts)
-
-    def _recount_thread_locked(self, channel_id: str, parent_ts: str) -> None:
-        messages = self._messages[channel_id]
-        parent = messages.get(parent_ts)
-        if parent is None or _is_reply(parent):
-            return
-        replies = [m for m in messages.values() if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
-        if replies:
-            users = list(dict.fromkeys(m.get("user") for m in replies if m.get("user")))
-            parent.update(
-                thread_ts=parent_ts,
-                reply_count=len(replies),
-                reply_users=users,
-                reply_users_count=len(users),
-                latest_reply=replies[-1]["ts"],
-            )
-        elif parent.get("subtype") == "tombstone":
-            del messages[parent_ts]
-        else:
-            for key in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply"):
-                parent.pop(key, None)
-
-    def _remove_message_locked(self, channel_id: str, ts: str) -> Json:
-        """Delete a message; a thread parent with replies becomes a tombstone, like on Slack."""
-        messages = self._messages[channel_id]
-        old = messages[ts]
-        if _is_reply(old):
-            del messages[ts]
-            self._recount_thread_locked(channel_id, old["thread_ts"])
-        elif old.get("reply_count"):
-            messages[ts] = {
-                "type": "message",
-                "subtype": "tombstone",
-                "text": "This message was deleted.",
-                "user": "USLACKBOT",
-                "hidden": True,
-                "ts": ts,
-                **{
-                    k: old[k]
-                    for k in ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply")
-                    if k in old
-                },
-            }
-        else:
-            del messages[ts]
-        return old
-
-    @staticmethod
-    def _public(message: Json, *, with_metadata: bool = True) -> Json:
-        out = copy.deepcopy(message)
-        if not with_metadata:
-            out.pop("metadata", None)
-        return out
+        self._workspace.archive_channel(channel, archived)
 
     # ------------------------------------------------------------------ inspection
 
@@ -877,23 +717,15 @@ class FakeSlack:
 
     def messages(self, channel: str) -> list[Json]:
         """All messages of a channel (replies included) in ts order."""
-        with self._lock:
-            return [copy.deepcopy(m) for m in self._messages.get(channel, {}).values()]
+        return self._workspace.messages(channel)
 
     def message(self, channel: str, ts: str) -> Json | None:
         """One message, or None."""
-        with self._lock:
-            found = self._messages.get(channel, {}).get(ts)
-            return copy.deepcopy(found) if found is not None else None
+        return self._workspace.message(channel, ts)
 
     def thread(self, channel: str, thread_ts: str) -> list[Json]:
         """The parent (if it exists) followed by its replies in ts order."""
-        with self._lock:
-            return [
-                copy.deepcopy(m)
-                for m in self._messages.get(channel, {}).values()
-                if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
-            ]
+        return self._workspace.thread(channel, thread_ts)
 
     def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 5.0) -> Any:
         """Wait until ``predicate(self)`` is truthy and return its value.
@@ -991,7 +823,7 @@ class FakeSlack:
     def _window_keys(self, method: str, params: dict[str, Any]) -> list[tuple[str, str]]:
         keys = [("method", method)]
         if method == "chat.postMessage":
-            keys.append(("post", self._resolve_channel(params.get("channel")) or str(params.get("channel"))))
+            keys.append(("post", self._workspace.resolve_channel(params.get("channel")) or str(params.get("channel"))))
         return keys
 
     def _open_window_locked(self, key: tuple[str, str], now: float, retry_after: int) -> None:
@@ -1012,7 +844,7 @@ class FakeSlack:
                 self._open_window_locked(("method", method), now, retry_after)
                 return retry_after
         if method == "chat.postMessage" and self._post_limit is not None:
-            channel = self._resolve_channel(params.get("channel")) or str(params.get("channel"))
+            channel = self._workspace.resolve_channel(params.get("channel")) or str(params.get("channel"))
             per_second, burst = self._post_limit
             post_bucket = self._post_buckets.setdefault(channel, _Bucket(per_second, burst))
             wait = post_bucket.take(fake_now)
@@ -1134,10 +966,10 @@ class FakeSlack:
         return {"ok": True, "url": f"{self.socket_url}?ticket={ticket}"}
 
     def _api_post_message(self, params: dict[str, Any]) -> Json:
-        channel_id = self._resolve_channel(params.get("channel"))
+        channel_id = self._workspace.resolve_channel(params.get("channel"))
         if channel_id is None:
             return _err("channel_not_found")
-        channel = self.channels[channel_id]
+        channel = self._workspace.channels[channel_id]
         if BOT_USER_ID not in channel["members"]:
             # Slack hides private conversations the bot is not in.
             return _err("channel_not_found" if channel["is_private"] else "not_in_channel")
@@ -1149,7 +981,7 @@ class FakeSlack:
             return _err("invalid_blocks_format")
         if not attachments_ok:
             return _err("invalid_attachments")
-        text = _opt_str(params.get("text"))
+        text = opt_str(params.get("text"))
         if not text and not blocks and not attachments:
             return _err("no_text")
         metadata, metadata_ok = _parse_metadata(params.get("metadata"))
@@ -1164,9 +996,9 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "app_id": APP_ID,
             "text": text or "",
-            "ts": self._next_ts(),
+            "ts": self._workspace.next_ts(),
             "team": TEAM_ID,
-            "bot_profile": self._bot_profile(),
+            "bot_profile": bot_profile(),
         }
         if blocks is not None:
             message["blocks"] = blocks
@@ -1174,16 +1006,16 @@ class FakeSlack:
             message["attachments"] = attachments
         if metadata is not None:
             message["metadata"] = metadata
-        thread_ts = _opt_str(params.get("thread_ts")) or None
+        thread_ts = opt_str(params.get("thread_ts")) or None
         if thread_ts and _truthy(params.get("reply_broadcast")):
             message["subtype"] = "thread_broadcast"
-        self._store_message_locked(channel_id, message, thread_ts)
+        self._workspace.store_message_locked(channel_id, message, thread_ts)
         self._emit_message_locked(channel_id, message)
         body: Json = {
             "ok": True,
             "channel": channel_id,
             "ts": message["ts"],
-            "message": self._public(message),
+            "message": public(message),
         }
         if warning:
             body["warning"] = warning
@@ -1191,18 +1023,18 @@ class FakeSlack:
         return body
 
     def _api_update(self, params: dict[str, Any]) -> Json:
-        channel_id = self._resolve_channel(params.get("channel"))
-        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
             return _err("channel_not_found")
-        ts = _opt_str(params.get("ts")) or ""
-        message = self._messages[channel_id].get(ts)
+        ts = opt_str(params.get("ts")) or ""
+        message = self._workspace.messages_by_channel[channel_id].get(ts)
         if message is None or message.get("subtype") == "tombstone":
             return _err("message_not_found")
         if message.get("bot_id") != BOT_ID:
             return _err("cant_update_message")
-        if self.channels[channel_id]["is_archived"]:
+        if self._workspace.channels[channel_id]["is_archived"]:
             return _err("is_archived")
-        text = _opt_str(params.get("text"))
+        text = opt_str(params.get("text"))
         blocks, blocks_ok = _parse_json_list(params.get("blocks"))
         attachments, attachments_ok = _parse_json_list(params.get("attachments"))
         if not blocks_ok:
@@ -1216,7 +1048,7 @@ class FakeSlack:
         metadata, metadata_ok = _parse_metadata(params.get("metadata"))
         if not metadata_ok:
             return _err("invalid_metadata_format")
-        previous = self._public(message)
+        previous = public(message)
         if text is not None:
             message["text"] = text
         for key, value in (("blocks", blocks), ("attachments", attachments)):
@@ -1227,7 +1059,7 @@ class FakeSlack:
                     message.pop(key, None)
         if metadata is not None:
             message["metadata"] = metadata
-        edit_ts = self._next_ts()
+        edit_ts = self._workspace.next_ts()
         message["edited"] = {"user": BOT_USER_ID, "ts": edit_ts}
         self._emit_changed_locked(channel_id, message, previous, edit_ts)
         return {
@@ -1235,33 +1067,33 @@ class FakeSlack:
             "channel": channel_id,
             "ts": ts,
             "text": message["text"],
-            "message": self._public(message),
+            "message": public(message),
         }
 
     def _api_delete(self, params: dict[str, Any]) -> Json:
-        channel_id = self._resolve_channel(params.get("channel"))
-        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
             return _err("channel_not_found")
-        ts = _opt_str(params.get("ts")) or ""
-        message = self._messages[channel_id].get(ts)
+        ts = opt_str(params.get("ts")) or ""
+        message = self._workspace.messages_by_channel[channel_id].get(ts)
         if message is None or message.get("subtype") == "tombstone":
             return _err("message_not_found")
         if message.get("bot_id") != BOT_ID:
             return _err("cant_delete_message")
-        old = self._remove_message_locked(channel_id, ts)
+        old = self._workspace.remove_message_locked(channel_id, ts)
         self._emit_deleted_locked(channel_id, old)
         return {"ok": True, "channel": channel_id, "ts": ts}
 
     def _api_replies(self, params: dict[str, Any]) -> Json:
-        channel_id = self._resolve_channel(params.get("channel"))
-        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
             return _err("channel_not_found")
-        messages = self._messages[channel_id]
-        ts = _opt_str(params.get("ts")) or ""
+        messages = self._workspace.messages_by_channel[channel_id]
+        ts = opt_str(params.get("ts")) or ""
         target = messages.get(ts)
         if target is None:
             return _err("thread_not_found")
-        root = target["thread_ts"] if _is_reply(target) else ts
+        root = target["thread_ts"] if is_reply(target) else ts
         items = [m for m in messages.values() if m["ts"] == root or m.get("thread_ts") == root]
         oldest = _ts_decimal(params.get("oldest") or "0")
         latest = _ts_decimal(params.get("latest")) if params.get("latest") else None
@@ -1284,7 +1116,7 @@ class FakeSlack:
             return _err("invalid_limit")
         limit = min(max(limit, 1), self.replies_page_cap)
         start = 0
-        cursor = _opt_str(params.get("cursor"))
+        cursor = opt_str(params.get("cursor"))
         if cursor:
             position = _decode_cursor(cursor)
             if position is None:
@@ -1295,7 +1127,7 @@ class FakeSlack:
         with_metadata = _truthy(params.get("include_all_metadata"))
         return {
             "ok": True,
-            "messages": [self._public(m, with_metadata=with_metadata) for m in page],
+            "messages": [public(m, with_metadata=with_metadata) for m in page],
             "has_more": has_more,
             "response_metadata": {
                 "next_cursor": _encode_cursor(items[start + limit]["ts"]) if has_more else ""
@@ -1303,10 +1135,10 @@ class FakeSlack:
         }
 
     def _api_conversations_info(self, params: dict[str, Any]) -> Json:
-        channel_id = self._resolve_channel(params.get("channel"))
-        if channel_id is None or not self._visible_to_bot(self.channels[channel_id]):
+        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
             return _err("channel_not_found")
-        channel = self.channels[channel_id]
+        channel = self._workspace.channels[channel_id]
         info: Json = {k: v for k, v in channel.items() if k != "members"}
         info.update(
             is_member=BOT_USER_ID in channel["members"],
@@ -1323,7 +1155,7 @@ class FakeSlack:
         return {"ok": True, "channel": info}
 
     def _api_users_info(self, params: dict[str, Any]) -> Json:
-        user = self.users.get(_opt_str(params.get("user")) or "")
+        user = self._workspace.users.get(opt_str(params.get("user")) or "")
         if user is None:
             return _err("user_not_found")
         out = copy.deepcopy(user)
@@ -1339,7 +1171,7 @@ class FakeSlack:
     def _envelope_locked(
         self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
     ) -> Json:
-        channel = self.channels.get(_opt_str(event.get("channel")) or "")
+        channel = self._workspace.channels.get(opt_str(event.get("channel")) or "")
         envelope = {
             "type": "events_api",
             "envelope_id": str(uuid.uuid4()),
@@ -1399,15 +1231,15 @@ class FakeSlack:
         return BOT_USER_ID in channel["members"]
 
     def _emit_message_locked(self, channel_id: str, message: Json) -> None:
-        channel = self.channels[channel_id]
+        channel = self._workspace.channels[channel_id]
         if not self._bot_receives(channel):
             return
-        event = self._public(message, with_metadata=False)
-        event.update(channel=channel_id, event_ts=message["ts"], channel_type=self._channel_type(channel))
+        event = public(message, with_metadata=False)
+        event.update(channel=channel_id, event_ts=message["ts"], channel_type=channel_type(channel))
         self._push_locked(event)
 
     def _emit_changed_locked(self, channel_id: str, message: Json, previous: Json, event_ts: str) -> None:
-        channel = self.channels[channel_id]
+        channel = self._workspace.channels[channel_id]
         if not self._bot_receives(channel):
             return
         self._push_locked(
@@ -1415,32 +1247,32 @@ class FakeSlack:
                 "type": "message",
                 "subtype": "message_changed",
                 "hidden": True,
-                "message": self._public(message, with_metadata=False),
-                "previous_message": self._public(previous, with_metadata=False),
+                "message": public(message, with_metadata=False),
+                "previous_message": public(previous, with_metadata=False),
                 "channel": channel_id,
                 "ts": event_ts,
                 "event_ts": event_ts,
-                "channel_type": self._channel_type(channel),
+                "channel_type": channel_type(channel),
             }
         )
 
     def _emit_deleted_locked(self, channel_id: str, old: Json) -> None:
-        channel = self.channels[channel_id]
+        channel = self._workspace.channels[channel_id]
         if not self._bot_receives(channel):
             return
-        event_ts = self._next_ts()
+        event_ts = self._workspace.next_ts()
         event: Json = {
             "type": "message",
             "subtype": "message_deleted",
             "hidden": True,
             "deleted_ts": old["ts"],
-            "previous_message": self._public(old, with_metadata=False),
+            "previous_message": public(old, with_metadata=False),
             "channel": channel_id,
             "ts": event_ts,
             "event_ts": event_ts,
-            "channel_type": self._channel_type(channel),
+            "channel_type": channel_type(channel),
         }
-        if _is_reply(old):
+        if is_reply(old):
             event["thread_ts"] = old["thread_ts"]
         self._push_locked(event)
 
@@ -1460,30 +1292,16 @@ class FakeSlack:
         if mention_order not in ("mention_first", "message_first", "mention_only", "message_only"):
             raise ValueError(f"unknown mention_order {mention_order!r}")
         with self._lock:
-            chan = self.channels[channel]
-            team = self.users.get(user, {}).get("team_id", TEAM_ID)
-            message: Json = {
-                "client_msg_id": str(uuid.uuid4()),
-                "type": "message",
-                "text": text,
-                "user": user,
-                "ts": self._next_ts(),
-                "blocks": blocks if blocks is not None else _rich_text_blocks(text),
-                "team": team,
-            }
-            if files:
-                message["files"] = copy.deepcopy(files)
-                message["upload"] = False
-                message["subtype"] = subtype or "file_share"
-            elif subtype:
-                message["subtype"] = subtype
-            self._store_message_locked(channel, message, thread_ts)
+            chan = self._workspace.channels[channel]
+            message = self._workspace.post_user_message_locked(
+                channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks
+            )
             if self._bot_receives(chan):
                 events: list[Json] = []
                 if mention_order != "mention_only":
-                    event = self._public(message)
+                    event = public(message)
                     event.update(
-                        channel=channel, event_ts=message["ts"], channel_type=self._channel_type(chan)
+                        channel=channel, event_ts=message["ts"], channel_type=channel_type(chan)
                     )
                     events.append(event)
                 if f"<@{BOT_USER_ID}>" in text and not chan["is_im"] and mention_order != "message_only":
@@ -1491,7 +1309,7 @@ class FakeSlack:
                         "type": "app_mention",
                         **{
                             k: v
-                            for k, v in self._public(message).items()
+                            for k, v in public(message).items()
                             if k not in ("type", "subtype", "upload")
                         },
                     }
@@ -1512,51 +1330,29 @@ class FakeSlack:
 
         ``bot=True`` stores it as this bot's own message (with optional ``metadata``)."""
         with self._lock:
-            message: Json = {"type": "message", "text": text, "ts": self._next_ts(),
-                             "team": self.users.get(user, {}).get("team_id", TEAM_ID)}
-            if bot:
-                message.update(user=BOT_USER_ID, bot_id=BOT_ID, app_id=APP_ID)
-                if metadata is not None:
-                    message["metadata"] = copy.deepcopy(metadata)
-            else:
-                message.update(user=user, client_msg_id=str(uuid.uuid4()), blocks=_rich_text_blocks(text))
-            self._store_message_locked(channel, message, thread_ts)
+            message = self._workspace.add_history_locked(
+                channel, user, text, thread_ts=thread_ts, metadata=metadata, bot=bot
+            )
             return str(message["ts"])
 
     def user_edits(self, channel: str, ts: str, new_text: str) -> None:
         """Edit a user's message and deliver ``message_changed``."""
         with self._lock:
-            message = self._messages[channel][ts]
-            previous = self._public(message)
-            message["text"] = new_text
-            if "blocks" in message:
-                message["blocks"] = _rich_text_blocks(new_text)
-            edit_ts = self._next_ts()
-            message["edited"] = {"user": message.get("user"), "ts": edit_ts}
+            message, previous, edit_ts = self._workspace.edit_user_message_locked(channel, ts, new_text)
             self._emit_changed_locked(channel, message, previous, edit_ts)
         self._pump()
 
     def user_deletes(self, channel: str, ts: str) -> None:
         """Delete a message as its author and deliver ``message_deleted``."""
         with self._lock:
-            old = self._remove_message_locked(channel, ts)
+            old = self._workspace.remove_message_locked(channel, ts)
             self._emit_deleted_locked(channel, old)
         self._pump()
 
     def post_as_other_bot(self, channel: str, text: str, thread_ts: str | None = None) -> str:
         """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT); return the ts."""
         with self._lock:
-            message: Json = {
-                "type": "message",
-                "user": OTHER_BOT_USER_ID,
-                "bot_id": OTHER_BOT_ID,
-                "app_id": OTHER_APP_ID,
-                "text": text,
-                "ts": self._next_ts(),
-                "team": TEAM_ID,
-                "bot_profile": self._bot_profile(OTHER_BOT_ID, OTHER_APP_ID, "otherbot"),
-            }
-            self._store_message_locked(channel, message, thread_ts)
+            message = self._workspace.post_other_bot_message_locked(channel, text, thread_ts)
             self._emit_message_locked(channel, message)
             ts = message["ts"]
         self._pump()
