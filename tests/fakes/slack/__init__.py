@@ -33,7 +33,6 @@ import inspect
 import itertools
 import json
 import logging
-import math
 import socket
 import struct
 import sys
@@ -56,6 +55,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.sync.server import Server, ServerConnection, serve
 
+from .faults import Faults, RateLimits
 from .workspace import (
     APP_ID,
     APP_TOKEN,
@@ -121,37 +121,6 @@ class Call:
     def error(self) -> str | None:
         """The ``error`` of the response, if any."""
         return self.response.get("error")
-
-
-@dataclass
-class _Fault:
-    """A scripted failure for the next call of one method."""
-
-    status: int
-    error: str | None
-    delay: float
-    reset_connection: bool
-    retry_after: int | None
-
-
-class _Bucket:
-    """A token bucket running on the fake clock."""
-
-    def __init__(self, rate_per_second: float, burst: int) -> None:
-        self.rate = rate_per_second
-        self.capacity = float(max(1, burst))
-        self.tokens = self.capacity
-        self.stamp: float | None = None
-
-    def take(self, now: float) -> float:
-        """Take a token; return 0.0 if granted, else the fake seconds until one is available."""
-        if self.stamp is not None:
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate if self.rate > 0 else math.inf
 
 
 @dataclass
@@ -388,6 +357,7 @@ class FakeSlack:
     """A fake Slack workspace serving the Web API and Socket Mode on 127.0.0.1."""
 
     ts_from_clock: _Setting[bool] = _Setting("_workspace", "Make new message ts values follow the wall clock.")
+    time_scale: _Setting[float] = _Setting("_limits", "Speed of the fake clock of rate limits and Retry-After.")
 
     def __init__(
         self,
@@ -408,7 +378,8 @@ class FakeSlack:
         self._workspace = Workspace(ts_from_clock=ts_from_clock)
         self._lock = self._workspace.lock
         self._cond = self._workspace.changed
-        self.time_scale = time_scale
+        self._limits = RateLimits(self._workspace, time_scale=time_scale)
+        self._faults = Faults(self._lock)
         self.server_ping_interval = server_ping_interval
         self.close_timeout = close_timeout
         self.block_pongs = False
@@ -540,11 +511,8 @@ class FakeSlack:
         self._calls: list[Call] = []
         self._rate_limited: list[Call] = []
         self._violations: list[Call] = []
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._method_buckets: dict[str, _Bucket] = {}
-        self._post_limit: tuple[float, int] | None = None
-        self._post_buckets: dict[str, _Bucket] = {}
-        self._retry_windows: dict[tuple[str, str], float] = {}
+        self._faults.clear_locked()
+        self._limits.clear_locked()
         self._events: list[Json] = []
         self._envelopes: dict[str, Json] = {}
         self._delivered: list[str] = []
@@ -778,22 +746,15 @@ class FakeSlack:
 
     def set_rate_limit(self, method: str, per_minute: float, burst: int) -> None:
         """Rate-limit a method workspace-wide with a token bucket."""
-        with self._lock:
-            self._method_buckets[method] = _Bucket(per_minute / 60.0, burst)
+        self._limits.set_rate_limit(method, per_minute, burst)
 
     def set_post_limit(self, per_second: float = 1.0, burst: int = 5) -> None:
         """Rate-limit chat.postMessage per channel with a token bucket."""
-        with self._lock:
-            self._post_limit = (per_second, burst)
-            self._post_buckets = {}
+        self._limits.set_post_limit(per_second, burst)
 
     def clear_rate_limits(self) -> None:
         """Remove all rate limits and open Retry-After windows."""
-        with self._lock:
-            self._method_buckets = {}
-            self._post_limit = None
-            self._post_buckets = {}
-            self._retry_windows = {}
+        self._limits.clear()
 
     def fail_next(
         self,
@@ -813,51 +774,15 @@ class FakeSlack:
         (a slow call). ``reset_connection`` aborts the TCP connection without a response.
         ``status=429`` adds ``Retry-After`` (``retry_after`` or 1) and defaults the error to ratelimited.
         """
-        fault = _Fault(status, error, delay, reset_connection, retry_after)
-        with self._lock:
-            self._faults.setdefault(method, deque()).extend(copy.copy(fault) for _ in range(n))
-
-    def _fake_now(self, wall: float) -> float:
-        return wall * self.time_scale
-
-    def _window_keys(self, method: str, params: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = [("method", method)]
-        if method == "chat.postMessage":
-            keys.append(("post", self._workspace.resolve_channel(params.get("channel")) or str(params.get("channel"))))
-        return keys
-
-    def _open_window_locked(self, key: tuple[str, str], now: float, retry_after: int) -> None:
-        end = now + retry_after / self.time_scale
-        self._retry_windows[key] = max(end, self._retry_windows.get(key, 0.0))
-
-    def _in_retry_window_locked(self, method: str, params: dict[str, Any], now: float) -> bool:
-        return any(self._retry_windows.get(key, 0.0) > now for key in self._window_keys(method, params))
-
-    def _check_limits_locked(self, method: str, params: dict[str, Any], now: float) -> int | None:
-        """Take rate-limit tokens; return a Retry-After in seconds if the call is over a limit."""
-        fake_now = self._fake_now(now)
-        bucket = self._method_buckets.get(method)
-        if bucket is not None:
-            wait = bucket.take(fake_now)
-            if wait > 0:
-                retry_after = 60 if math.isinf(wait) else max(1, math.ceil(wait))
-                self._open_window_locked(("method", method), now, retry_after)
-                return retry_after
-        if method == "chat.postMessage" and self._post_limit is not None:
-            channel = self._workspace.resolve_channel(params.get("channel")) or str(params.get("channel"))
-            per_second, burst = self._post_limit
-            post_bucket = self._post_buckets.setdefault(channel, _Bucket(per_second, burst))
-            wait = post_bucket.take(fake_now)
-            if wait > 0:
-                retry_after = 60 if math.isinf(wait) else max(1, math.ceil(wait))
-                self._open_window_locked(("post", channel), now, retry_after)
-                return retry_after
-        return None
-
-    def _take_fault(self, method: str) -> _Fault | None:
-        with self._lock:
-            queue = self._faults.get(method)
-            return queue.popleft() if queue else None
+        self._faults.fail_next(
+            method,
+            n,
+            status=status,
+            error=error,
+            delay=delay,
+            reset_connection=reset_connection,
+            retry_after=retry_after,
+        )
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -880,7 +805,7 @@ class FakeSlack:
             params, param_token, parse_error = {}, None, "invalid_json"
         token = _bearer(handler.headers.get("Authorization")) or param_token
 
-        fault = self._take_fault(method)
+        fault = self._faults.take(method)
         if fault is not None and fault.delay > 0:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.reset_connection:
@@ -891,7 +816,7 @@ class FakeSlack:
 
         extra: dict[str, str] = {}
         with self._lock:
-            violation = self._in_retry_window_locked(method, params, arrived)
+            violation = self._limits.in_retry_window_locked(method, params, arrived)
             body: Json | None
             if fault is not None and (fault.error is not None or fault.status != 200):
                 status = fault.status
@@ -900,7 +825,7 @@ class FakeSlack:
                 if status == 429:
                     retry_after = fault.retry_after or 1
                     extra["Retry-After"] = str(retry_after)
-                    self._open_window_locked(("method", method), arrived, retry_after)
+                    self._limits.open_window_locked(("method", method), arrived, retry_after)
             elif parse_error is not None:
                 status, body = 200, _err(parse_error)
             else:
@@ -941,7 +866,7 @@ class FakeSlack:
             return 200, _err("invalid_auth"), {}
         if token != (APP_TOKEN if method in _APP_TOKEN_METHODS else BOT_TOKEN):
             return 200, _err("not_allowed_token_type"), {}
-        retry_after = self._check_limits_locked(method, params, now)
+        retry_after = self._limits.check_locked(method, params, now)
         if retry_after is not None:
             return 429, _err("ratelimited"), {"Retry-After": str(retry_after)}
         return 200, handler(params), {}
