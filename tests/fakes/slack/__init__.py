@@ -30,7 +30,6 @@ import copy
 import email.parser
 import email.policy
 import inspect
-import itertools
 import json
 import logging
 import socket
@@ -38,24 +37,17 @@ import struct
 import sys
 import threading
 import time
-import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import reduce
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Request, Response
-from websockets.protocol import State
-from websockets.server import ServerProtocol
-from websockets.sync.server import Server, ServerConnection, serve
-
+from .events import MENTION_ORDERS, Events, MentionOrder
 from .faults import Faults, RateLimits
+from .socket_mode import SocketModeServer
 from .workspace import (
     APP_ID,
     APP_TOKEN,
@@ -72,7 +64,6 @@ from .workspace import (
     Json,
     Workspace,
     bot_profile,
-    channel_type,
     is_reply,
     opt_str,
     public,
@@ -90,8 +81,6 @@ __all__ = [
     "Call",
     "FakeSlack",
 ]
-
-MentionOrder = Literal["mention_first", "message_first", "mention_only", "message_only"]
 
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
@@ -121,54 +110,6 @@ class Call:
     def error(self) -> str | None:
         """The ``error`` of the response, if any."""
         return self.response.get("error")
-
-
-@dataclass
-class _Outgoing:
-    """A text frame waiting for a Socket Mode connection (``envelope_id`` None for raw frames)."""
-
-    text: str
-    envelope_id: str | None
-
-
-@dataclass(eq=False)
-class _Link:
-    """One Socket Mode connection."""
-
-    id: int
-    ws: ServerConnection
-    opened_at: float
-    ready: bool = False
-    draining: bool = False
-    finished: bool = False
-    sent: list[str] = field(default_factory=list)
-
-
-class _SocketModeConnection(ServerConnection):
-    """A ServerConnection that counts pings and can withhold pongs for its FakeSlack."""
-
-    fake: FakeSlack
-
-    def __init__(self, sock: socket.socket, protocol: ServerProtocol, server: Server, **kwargs: Any) -> None:
-        fake = self.fake
-        original_send_frame = protocol.send_frame
-
-        def send_frame(frame: Frame) -> None:
-            # The sans-I/O protocol answers pings itself by calling send_frame(PONG); skipping that call
-            # is the only way to stop pongs while keeping the connection otherwise alive.
-            if frame.opcode is Opcode.PONG and fake.block_pongs:
-                fake._note_withheld_pong()
-                return
-            original_send_frame(frame)
-
-        protocol.send_frame = send_frame  # type: ignore[method-assign]
-        super().__init__(sock, protocol, server, **kwargs)
-
-    def process_event(self, event: Any) -> None:
-        """Count client pings, then process normally."""
-        if isinstance(event, Frame) and event.opcode is Opcode.PING:
-            self.fake._note_ping()
-        super().process_event(event)
 
 
 class _ApiServer(ThreadingHTTPServer):
@@ -358,6 +299,21 @@ class FakeSlack:
 
     ts_from_clock: _Setting[bool] = _Setting("_workspace", "Make new message ts values follow the wall clock.")
     time_scale: _Setting[float] = _Setting("_limits", "Speed of the fake clock of rate limits and Retry-After.")
+    server_ping_interval: _Setting[float | None] = _Setting(
+        "_socket_mode", "Seconds between the server's pings (None: it only answers); read by start()."
+    )
+    close_timeout: _Setting[float] = _Setting(
+        "_socket_mode", "Seconds a Socket Mode close handshake may take; read by start()."
+    )
+    block_pongs: _Setting[bool] = _Setting(
+        "_socket_mode", "Withhold pongs to client pings: the connection stays open but nothing comes back."
+    )
+    redeliver_unacked_on_reconnect: _Setting[bool] = _Setting(
+        "_socket_mode", "Send unacknowledged envelopes again as retries when their connection ends."
+    )
+    single_use_tickets: _Setting[bool] = _Setting(
+        "_socket_mode", "Refuse a second connection with the same apps.connections.open ticket."
+    )
 
     def __init__(
         self,
@@ -380,27 +336,15 @@ class FakeSlack:
         self._cond = self._workspace.changed
         self._limits = RateLimits(self._workspace, time_scale=time_scale)
         self._faults = Faults(self._lock)
-        self.server_ping_interval = server_ping_interval
-        self.close_timeout = close_timeout
-        self.block_pongs = False
+        self._socket_mode = SocketModeServer(
+            self._workspace, server_ping_interval=server_ping_interval, close_timeout=close_timeout
+        )
+        self._events_api = Events(self._workspace, self._socket_mode)
         self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
-        self.redeliver_unacked_on_reconnect = True
-        self.single_use_tickets = False
-
-        self._send_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._event_ids = itertools.count(1)
-        self._link_ids = itertools.count(1)
-        self._round_robin = 0
-        self._links: list[_Link] = []
-        self._tickets: set[str] = set()
-        self._used_tickets: set[str] = set()
-        self._timers: list[threading.Timer] = []
 
         self._http: _ApiServer | None = None
         self._http_thread: threading.Thread | None = None
-        self._ws: Server | None = None
-        self._ws_thread: threading.Thread | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Json]] = {
             "auth.test": self._api_auth_test,
             "apps.connections.open": self._api_connections_open,
@@ -429,21 +373,7 @@ class FakeSlack:
         )
         self._http_thread.start()
 
-        connection_class = type("_BoundSocketModeConnection", (_SocketModeConnection,), {"fake": self})
-        self._ws = serve(
-            self._ws_handler,
-            "127.0.0.1",
-            0,
-            process_request=self._ws_process_request,
-            compression=None,
-            ping_interval=self.server_ping_interval,
-            ping_timeout=self.server_ping_interval,
-            close_timeout=self.close_timeout,
-            create_connection=connection_class,
-            logger=logging.getLogger(f"{__name__}.socket_mode"),
-        )
-        self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="fake-slack-ws", daemon=True)
-        self._ws_thread.start()
+        self._socket_mode.start()
         # websockets runs connection handlers in non-daemon threads; make sure a forgotten stop() cannot
         # keep the interpreter from exiting while a client still holds a connection open.
         register = getattr(threading, "_register_atexit", None)
@@ -455,24 +385,14 @@ class FakeSlack:
     def stop(self) -> None:
         """Stop both servers, killing open connections without waiting for clients."""
         self._stopping.set()
-        with self._lock:
-            timers, self._timers = self._timers, []
-            links = list(self._links)
-        for timer in timers:
-            timer.cancel()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
-        if self._ws is not None:
-            for link in links:
-                self._kill_socket(link.ws, rst=False)
-            self._ws.shutdown()
-            self._ws = None
-        for thread in (self._http_thread, self._ws_thread):
-            if thread is not None:
-                thread.join(timeout=2.0)
-        self._http_thread = self._ws_thread = None
+        self._socket_mode.stop()
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=2.0)
+        self._http_thread = None
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -490,9 +410,7 @@ class FakeSlack:
     @property
     def socket_url(self) -> str:
         """Socket Mode base URL without a ticket, e.g. ``ws://127.0.0.1:PORT/link``."""
-        if self._ws is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/link"
+        return self._socket_mode.url
 
     def reset(self) -> None:
         """Restore the default workspace and clear calls, events, acks, limits and faults.
@@ -503,8 +421,6 @@ class FakeSlack:
             self._clear_state_locked()
             self.replies_page_cap = REPLIES_MAX_LIMIT
             self._workspace.load_defaults_locked()
-            for link in self._links:
-                link.sent.clear()
             self._cond.notify_all()
 
     def _clear_state_locked(self) -> None:
@@ -513,22 +429,8 @@ class FakeSlack:
         self._violations: list[Call] = []
         self._faults.clear_locked()
         self._limits.clear_locked()
-        self._events: list[Json] = []
-        self._envelopes: dict[str, Json] = {}
-        self._delivered: list[str] = []
-        self._acks: list[str] = []
-        self._ack_messages: list[Json] = []
-        self._client_messages: list[str] = []
-        self._unacked: dict[str, int] = {}
-        self._outbox: deque[_Outgoing] = deque()
-        self._connections_opened = 0
-        self._connection_times: list[float] = []
-        self._disconnection_times: list[float] = []
-        self._pings_received = 0
-        self._pongs_withheld = 0
-        self.block_pongs = False
+        self._socket_mode.clear_locked()
         self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
-        self.redeliver_unacked_on_reconnect = True
 
     # ------------------------------------------------------------------ workspace
 
@@ -604,84 +506,84 @@ class FakeSlack:
     def events(self) -> list[Json]:
         """Every event pushed to the bot (first deliveries only, not retries), in order."""
         with self._lock:
-            return copy.deepcopy(self._events)
+            return copy.deepcopy(self._socket_mode.events)
 
     @property
     def envelopes(self) -> list[Json]:
         """Every events_api envelope created, including retries, in order."""
         with self._lock:
-            return copy.deepcopy(list(self._envelopes.values()))
+            return copy.deepcopy(list(self._socket_mode.envelopes.values()))
 
     def envelope(self, envelope_id: str) -> Json:
         """One envelope by id."""
         with self._lock:
-            return copy.deepcopy(self._envelopes[envelope_id])
+            return copy.deepcopy(self._socket_mode.envelopes[envelope_id])
 
     @property
     def delivered(self) -> list[str]:
         """Envelope ids written to a Socket Mode connection, in order."""
         with self._lock:
-            return list(self._delivered)
+            return list(self._socket_mode.delivered)
 
     @property
     def acks(self) -> list[str]:
         """Envelope ids acknowledged by clients, in order (duplicates kept)."""
         with self._lock:
-            return list(self._acks)
+            return list(self._socket_mode.acks)
 
     @property
     def ack_messages(self) -> list[Json]:
         """The full ack messages (``{"envelope_id": ..., "payload": ...}``)."""
         with self._lock:
-            return copy.deepcopy(self._ack_messages)
+            return copy.deepcopy(self._socket_mode.ack_messages)
 
     @property
     def client_messages(self) -> list[str]:
         """Frames from clients that were not acks."""
         with self._lock:
-            return list(self._client_messages)
+            return list(self._socket_mode.client_messages)
 
     @property
     def pending(self) -> int:
         """Frames queued because no connection is ready."""
         with self._lock:
-            return len(self._outbox)
+            return len(self._socket_mode.outbox)
 
     @property
     def connections_opened(self) -> int:
         """Socket Mode connections that got their ``hello`` since the last reset."""
         with self._lock:
-            return self._connections_opened
+            return self._socket_mode.connections_opened
 
     @property
     def connection_times(self) -> list[float]:
         """time.monotonic() of each ``hello`` since the last reset."""
         with self._lock:
-            return list(self._connection_times)
+            return list(self._socket_mode.connection_times)
 
     @property
     def disconnection_times(self) -> list[float]:
         """time.monotonic() of each connection end since the last reset."""
         with self._lock:
-            return list(self._disconnection_times)
+            return list(self._socket_mode.disconnection_times)
 
     @property
     def open_connections(self) -> int:
         """Socket Mode connections currently open."""
         with self._lock:
-            return sum(1 for link in self._links if not link.finished)
+            return self._socket_mode.open_count_locked()
 
     @property
     def pings_received(self) -> int:
         """WebSocket pings received from clients since the last reset."""
         with self._lock:
-            return self._pings_received
+            return self._socket_mode.pings_received
 
     @property
     def pongs_withheld(self) -> int:
         """Pongs not sent because ``block_pongs`` was set."""
         with self._lock:
-            return self._pongs_withheld
+            return self._socket_mode.pongs_withheld
 
     def messages(self, channel: str) -> list[Json]:
         """All messages of a channel (replies included) in ts order."""
@@ -723,12 +625,13 @@ class FakeSlack:
             f"  {c.method} -> {c.status} {c.response.get('error') or ('ok' if c.ok else '')}"
             for c in self._calls[-10:]
         ]
+        sm = self._socket_mode
         lines = [
             f"FakeSlack.wait_for timed out after {timeout}s waiting for: {what}",
             f"last predicate error: {last_exc!r}" if last_exc else "predicate stayed falsy",
-            f"connections: open={sum(1 for link in self._links if not link.finished)} "
-            f"opened_since_reset={self._connections_opened}; queued frames={len(self._outbox)}; "
-            f"envelopes={len(self._envelopes)} delivered={len(self._delivered)} acks={len(self._acks)}",
+            f"connections: open={sm.open_count_locked()} "
+            f"opened_since_reset={sm.connections_opened}; queued frames={len(sm.outbox)}; "
+            f"envelopes={len(sm.envelopes)} delivered={len(sm.delivered)} acks={len(sm.acks)}",
             f"last {len(recent)} of {len(self._calls)} calls:",
             *recent,
         ]
@@ -736,11 +639,11 @@ class FakeSlack:
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> None:
         """Wait until a client acks ``envelope_id``."""
-        self.wait_for(lambda f: envelope_id in f._acks, timeout)
+        self.wait_for(lambda f: envelope_id in f.acks, timeout)
 
     def wait_for_connection(self, n: int = 1, timeout: float = 5.0) -> None:
         """Wait until ``n`` connections got their ``hello`` since the last reset."""
-        self.wait_for(lambda f: f._connections_opened >= n, timeout)
+        self.wait_for(lambda f: f.connections_opened >= n, timeout)
 
     # ------------------------------------------------------------------ limits and faults
 
@@ -832,7 +735,7 @@ class FakeSlack:
                 status, body, extra = self._process_call_locked(method, params, token, arrived)
             self._record_locked(Call(method, params, token, status, body or {}, arrived, headers), violation)
         self._write_http(handler, status, body, extra)
-        self._pump()
+        self._socket_mode.pump()
 
     def _record_locked(self, call: Call, violation: bool) -> None:
         self._calls.append(call)
@@ -886,9 +789,7 @@ class FakeSlack:
         }
 
     def _api_connections_open(self, params: dict[str, Any]) -> Json:
-        ticket = str(uuid.uuid4())
-        self._tickets.add(ticket)
-        return {"ok": True, "url": f"{self.socket_url}?ticket={ticket}"}
+        return {"ok": True, "url": self._socket_mode.ticket_url_locked()}
 
     def _api_post_message(self, params: dict[str, Any]) -> Json:
         channel_id = self._workspace.resolve_channel(params.get("channel"))
@@ -935,7 +836,7 @@ class FakeSlack:
         if thread_ts and _truthy(params.get("reply_broadcast")):
             message["subtype"] = "thread_broadcast"
         self._workspace.store_message_locked(channel_id, message, thread_ts)
-        self._emit_message_locked(channel_id, message)
+        self._events_api.message_posted_locked(channel_id, message)
         body: Json = {
             "ok": True,
             "channel": channel_id,
@@ -986,7 +887,7 @@ class FakeSlack:
             message["metadata"] = metadata
         edit_ts = self._workspace.next_ts()
         message["edited"] = {"user": BOT_USER_ID, "ts": edit_ts}
-        self._emit_changed_locked(channel_id, message, previous, edit_ts)
+        self._events_api.message_changed_locked(channel_id, message, previous, edit_ts)
         return {
             "ok": True,
             "channel": channel_id,
@@ -1006,7 +907,7 @@ class FakeSlack:
         if message.get("bot_id") != BOT_ID:
             return _err("cant_delete_message")
         old = self._workspace.remove_message_locked(channel_id, ts)
-        self._emit_deleted_locked(channel_id, old)
+        self._events_api.message_deleted_locked(channel_id, old)
         return {"ok": True, "channel": channel_id, "ts": ts}
 
     def _api_replies(self, params: dict[str, Any]) -> Json:
@@ -1091,115 +992,7 @@ class FakeSlack:
         }
         return {"ok": True, "user": out}
 
-    # ------------------------------------------------------------------ events
-
-    def _envelope_locked(
-        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
-    ) -> Json:
-        channel = self._workspace.channels.get(opt_str(event.get("channel")) or "")
-        envelope = {
-            "type": "events_api",
-            "envelope_id": str(uuid.uuid4()),
-            "payload": {
-                "token": "verif",
-                "team_id": TEAM_ID,
-                "context_team_id": TEAM_ID,
-                "api_app_id": APP_ID,
-                "event": event,
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{next(self._event_ids):010d}",
-                "event_time": int(time.time()),
-                "authorizations": [
-                    {
-                        "team_id": TEAM_ID,
-                        "user_id": BOT_USER_ID,
-                        "is_bot": True,
-                        "is_enterprise_install": False,
-                    }
-                ],
-                "is_ext_shared_channel": bool(channel and channel["is_ext_shared"]),
-                "event_context": "4-fake",
-            },
-            "accepts_response_payload": False,
-            "retry_attempt": retry_attempt,
-            "retry_reason": retry_reason,
-        }
-        self._envelopes[envelope["envelope_id"]] = envelope
-        return envelope
-
-    def _enqueue_envelope_locked(self, envelope: Json, *, front: bool = False) -> None:
-        item = _Outgoing(json.dumps(envelope), envelope["envelope_id"])
-        if front:
-            self._outbox.appendleft(item)
-        else:
-            self._outbox.append(item)
-        self._cond.notify_all()
-
-    def _push_locked(
-        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
-    ) -> str:
-        envelope = self._envelope_locked(copy.deepcopy(event), event_id, retry_attempt, retry_reason)
-        self._events.append(copy.deepcopy(envelope["payload"]["event"]))
-        self._enqueue_envelope_locked(envelope)
-        return envelope["envelope_id"]
-
-    def _retry_of_locked(self, envelope_id: str) -> Json:
-        original = self._envelopes[envelope_id]
-        return self._envelope_locked(
-            copy.deepcopy(original["payload"]["event"]),
-            original["payload"]["event_id"],
-            int(original.get("retry_attempt") or 0) + 1,
-            "timeout",
-        )
-
-    def _bot_receives(self, channel: Json) -> bool:
-        return BOT_USER_ID in channel["members"]
-
-    def _emit_message_locked(self, channel_id: str, message: Json) -> None:
-        channel = self._workspace.channels[channel_id]
-        if not self._bot_receives(channel):
-            return
-        event = public(message, with_metadata=False)
-        event.update(channel=channel_id, event_ts=message["ts"], channel_type=channel_type(channel))
-        self._push_locked(event)
-
-    def _emit_changed_locked(self, channel_id: str, message: Json, previous: Json, event_ts: str) -> None:
-        channel = self._workspace.channels[channel_id]
-        if not self._bot_receives(channel):
-            return
-        self._push_locked(
-            {
-                "type": "message",
-                "subtype": "message_changed",
-                "hidden": True,
-                "message": public(message, with_metadata=False),
-                "previous_message": public(previous, with_metadata=False),
-                "channel": channel_id,
-                "ts": event_ts,
-                "event_ts": event_ts,
-                "channel_type": channel_type(channel),
-            }
-        )
-
-    def _emit_deleted_locked(self, channel_id: str, old: Json) -> None:
-        channel = self._workspace.channels[channel_id]
-        if not self._bot_receives(channel):
-            return
-        event_ts = self._workspace.next_ts()
-        event: Json = {
-            "type": "message",
-            "subtype": "message_deleted",
-            "hidden": True,
-            "deleted_ts": old["ts"],
-            "previous_message": public(old, with_metadata=False),
-            "channel": channel_id,
-            "ts": event_ts,
-            "event_ts": event_ts,
-            "channel_type": channel_type(channel),
-        }
-        if is_reply(old):
-            event["thread_ts"] = old["thread_ts"]
-        self._push_locked(event)
+    # ------------------------------------------------------------------ what happens in the workspace
 
     def user_says(
         self,
@@ -1214,39 +1007,15 @@ class FakeSlack:
         mention_order: MentionOrder = "mention_first",
     ) -> str:
         """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts."""
-        if mention_order not in ("mention_first", "message_first", "mention_only", "message_only"):
+        if mention_order not in MENTION_ORDERS:
             raise ValueError(f"unknown mention_order {mention_order!r}")
         with self._lock:
-            chan = self._workspace.channels[channel]
             message = self._workspace.post_user_message_locked(
                 channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks
             )
-            if self._bot_receives(chan):
-                events: list[Json] = []
-                if mention_order != "mention_only":
-                    event = public(message)
-                    event.update(
-                        channel=channel, event_ts=message["ts"], channel_type=channel_type(chan)
-                    )
-                    events.append(event)
-                if f"<@{BOT_USER_ID}>" in text and not chan["is_im"] and mention_order != "message_only":
-                    mention = {
-                        "type": "app_mention",
-                        **{
-                            k: v
-                            for k, v in public(message).items()
-                            if k not in ("type", "subtype", "upload")
-                        },
-                    }
-                    mention.update(channel=channel, event_ts=message["ts"])
-                    if mention_order in ("mention_first", "mention_only"):
-                        events.insert(0, mention)
-                    else:
-                        events.append(mention)
-                for event in events:
-                    self._push_locked(event)
+            self._events_api.user_posted_locked(channel, message, mention_order)
             ts = message["ts"]
-        self._pump()
+        self._socket_mode.pump()
         return ts
 
     def add_history(self, channel: str, user: str, text: str, *, thread_ts: str | None = None,
@@ -1264,23 +1033,23 @@ class FakeSlack:
         """Edit a user's message and deliver ``message_changed``."""
         with self._lock:
             message, previous, edit_ts = self._workspace.edit_user_message_locked(channel, ts, new_text)
-            self._emit_changed_locked(channel, message, previous, edit_ts)
-        self._pump()
+            self._events_api.message_changed_locked(channel, message, previous, edit_ts)
+        self._socket_mode.pump()
 
     def user_deletes(self, channel: str, ts: str) -> None:
         """Delete a message as its author and deliver ``message_deleted``."""
         with self._lock:
             old = self._workspace.remove_message_locked(channel, ts)
-            self._emit_deleted_locked(channel, old)
-        self._pump()
+            self._events_api.message_deleted_locked(channel, old)
+        self._socket_mode.pump()
 
     def post_as_other_bot(self, channel: str, text: str, thread_ts: str | None = None) -> str:
         """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT); return the ts."""
         with self._lock:
             message = self._workspace.post_other_bot_message_locked(channel, text, thread_ts)
-            self._emit_message_locked(channel, message)
+            self._events_api.message_posted_locked(channel, message)
             ts = message["ts"]
-        self._pump()
+        self._socket_mode.pump()
         return ts
 
     def push_event(
@@ -1288,177 +1057,32 @@ class FakeSlack:
     ) -> str:
         """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id."""
         with self._lock:
-            envelope_id = self._push_locked(event, event_id, retry_attempt, retry_reason)
-        self._pump()
+            envelope_id = self._socket_mode.push_locked(event, event_id, retry_attempt, retry_reason)
+        self._socket_mode.pump()
         return envelope_id
 
     def push_raw(self, obj_or_str: Json | str) -> None:
         """Send a frame as is (a str) or JSON-encoded (anything else), e.g. a malformed envelope."""
         text = obj_or_str if isinstance(obj_or_str, str) else json.dumps(obj_or_str)
         with self._lock:
-            self._outbox.append(_Outgoing(text, None))
-        self._pump()
+            self._socket_mode.push_raw_locked(text)
+        self._socket_mode.pump()
 
     def redeliver(self, envelope_id: str) -> str:
         """Re-send an envelope's payload as a retry (same event_id, new envelope_id); return the new id."""
         with self._lock:
-            retry = self._retry_of_locked(envelope_id)
-            self._enqueue_envelope_locked(retry)
-        self._pump()
-        return retry["envelope_id"]
-
-    # ------------------------------------------------------------------ Socket Mode plumbing
-
-    def _ws_process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        split = urlsplit(request.path)
-        if split.path != "/link":
-            return connection.respond(404, "Not Found\n")
-        ticket = parse_qs(split.query).get("ticket", [""])[0]
-        with self._lock:
-            if ticket not in self._tickets or (self.single_use_tickets and ticket in self._used_tickets):
-                return connection.respond(401, "invalid or expired ticket\n")
-            self._used_tickets.add(ticket)
-        return None
-
-    def _ws_handler(self, ws: ServerConnection) -> None:
-        link = _Link(next(self._link_ids), ws, time.monotonic())
-        with self._lock:
-            self._links.append(link)
-            open_now = sum(1 for other in self._links if not other.finished)
-        hello = {
-            "type": "hello",
-            "num_connections": open_now,
-            "debug_info": {"host": "fake", "build_number": 1, "approximate_connection_time": 18060},
-            "connection_info": {"app_id": APP_ID},
-        }
-        try:
-            ws.send(json.dumps(hello))
-            with self._lock:
-                link.ready = True
-                self._connections_opened += 1
-                self._connection_times.append(time.monotonic())
-                self._cond.notify_all()
-            self._pump()
-            for frame in ws:
-                self._on_client_frame(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            self._finish_link(link)
-
-    def _finish_link(self, link: _Link) -> None:
-        with self._lock:
-            link.ready = False
-            link.finished = True
-            if link in self._links:
-                self._links.remove(link)
-            self._disconnection_times.append(time.monotonic())
-            retries: list[Json] = []
-            for envelope_id in link.sent:
-                if self._unacked.pop(envelope_id, None) is not None and self.redeliver_unacked_on_reconnect:
-                    retries.append(self._retry_of_locked(envelope_id))
-            for retry in reversed(retries):
-                self._enqueue_envelope_locked(retry, front=True)
-            self._cond.notify_all()
-        self._pump()
-
-    def _on_client_frame(self, frame: str | bytes) -> None:
-        text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        with self._lock:
-            if isinstance(message, dict) and isinstance(message.get("envelope_id"), str):
-                envelope_id = message["envelope_id"]
-                self._acks.append(envelope_id)
-                self._ack_messages.append(message)
-                self._unacked.pop(envelope_id, None)
-            else:
-                self._client_messages.append(text)
-            self._cond.notify_all()
-
-    def _pick_link_locked(self) -> _Link | None:
-        candidates = [
-            link
-            for link in self._links
-            if link.ready and not link.draining and not link.finished and link.ws.protocol.state is State.OPEN
-        ]
-        if not candidates:
-            return None
-        self._round_robin += 1
-        return candidates[self._round_robin % len(candidates)]
-
-    def _pump(self) -> None:
-        """Write queued frames to ready connections, oldest first."""
-        with self._send_lock:
-            while True:
-                with self._lock:
-                    if not self._outbox:
-                        return
-                    link = self._pick_link_locked()
-                    if link is None:
-                        return
-                    item = self._outbox.popleft()
-                try:
-                    link.ws.send(item.text)
-                except (ConnectionClosed, OSError):
-                    with self._lock:
-                        link.ready = False
-                        self._outbox.appendleft(item)
-                    continue
-                with self._lock:
-                    if item.envelope_id is not None:
-                        self._delivered.append(item.envelope_id)
-                        if not link.finished:
-                            link.sent.append(item.envelope_id)
-                            self._unacked[item.envelope_id] = link.id
-                        elif self.redeliver_unacked_on_reconnect and item.envelope_id not in self._acks:
-                            self._enqueue_envelope_locked(self._retry_of_locked(item.envelope_id), front=True)
-                    self._cond.notify_all()
-
-    def _note_ping(self) -> None:
-        with self._lock:
-            self._pings_received += 1
-            self._cond.notify_all()
-
-    def _note_withheld_pong(self) -> None:
-        with self._lock:
-            self._pongs_withheld += 1
-            self._cond.notify_all()
+            new_id = self._socket_mode.redeliver_locked(envelope_id)
+        self._socket_mode.pump()
+        return new_id
 
     # ------------------------------------------------------------------ connection control
-
-    def _open_links(self) -> list[_Link]:
-        with self._lock:
-            return [link for link in self._links if not link.finished]
 
     def send_disconnect(self, reason: str = "refresh_requested", *, grace: float = 0.5) -> int:
         """Send ``disconnect`` to every connection, stop using them, close them after ``grace`` seconds.
 
         Returns the number of connections told to disconnect.
         """
-        message = json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
-        links = self._open_links()
-        with self._lock:
-            for link in links:
-                link.draining = True
-        with self._send_lock:
-            for link in links:
-                with contextlib.suppress(ConnectionClosed, OSError):
-                    link.ws.send(message)
-        for link in links:
-            timer = threading.Timer(grace, self._close_link, args=(link,))
-            timer.daemon = True
-            with self._lock:
-                self._timers = [t for t in self._timers if t.is_alive()]
-                self._timers.append(timer)
-            timer.start()
-        return len(links)
-
-    def _close_link(self, link: _Link) -> None:
-        with contextlib.suppress(Exception):
-            link.ws.close(1001, "going away")
+        return self._socket_mode.send_disconnect(reason, grace=grace)
 
     def drop_connections(self, abrupt: bool = True, *, rst: bool = False) -> int:
         """Kill every connection; return how many.
@@ -1466,22 +1090,4 @@ class FakeSlack:
         ``abrupt=True`` closes the TCP connection without a WebSocket close frame (FIN, or RST with
         ``rst=True``); ``abrupt=False`` performs a normal close handshake (in the background).
         """
-        links = self._open_links()
-        with self._lock:
-            for link in links:
-                link.ready = False
-        for link in links:
-            if abrupt:
-                self._kill_socket(link.ws, rst=rst)
-            else:
-                threading.Thread(target=self._close_link, args=(link,), daemon=True).start()
-        return len(links)
-
-    @staticmethod
-    def _kill_socket(ws: ServerConnection, *, rst: bool) -> None:
-        with contextlib.suppress(OSError):
-            if rst:
-                ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            else:
-                ws.socket.shutdown(socket.SHUT_RDWR)
-        ws.close_socket()
+        return self._socket_mode.drop_connections(abrupt, rst=rst)

@@ -318,6 +318,8 @@ class Workspace:
         blocks: list[Json] | None = None,
     ) -> Json:
         """Store a message a user writes in Slack's client and return it (the stored record)."""
+        if channel not in self.channels:
+            raise KeyError(channel)  # before a ts is spent on it
         team = self.users.get(user, {}).get("team_id", TEAM_ID)
         message: Json = {
             "client_msg_id": str(uuid.uuid4()),
