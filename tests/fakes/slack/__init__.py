@@ -20,34 +20,33 @@ Typical use::
     fake.user_says("C1", "U1", "<@UBOT> hello")
     fake.wait_for(lambda f: len(f.thread("C1", ts)) == 2)
     fake.stop()
+
+The package is split by protocol, and ``FakeSlack`` wires the parts together and is what tests use:
+
+* ``workspace.py`` — users, conversations, messages and threads (no protocol), ids and tokens, and the
+  one lock every part shares;
+* ``web_api/`` — the HTTP server (parsing, auth, call records) and a module per family of methods;
+* ``socket_mode.py`` — the WebSocket server: connections, envelopes, delivery, acks, redelivery;
+* ``events.py`` — which events a change of the workspace sends the app;
+* ``faults.py`` — rate limits, Retry-After windows, and failures scripted with ``fail_next``.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
-import email.parser
-import email.policy
 import inspect
 import json
-import logging
-import socket
-import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from functools import reduce
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 from .events import MENTION_ORDERS, Events, MentionOrder
 from .faults import Faults, RateLimits
 from .socket_mode import SocketModeServer
+from .web_api import Call, WebApi
 from .workspace import (
     APP_ID,
     APP_TOKEN,
@@ -56,17 +55,10 @@ from .workspace import (
     BOT_USER_ID,
     OTHER_BOT_ID,
     OTHER_BOT_USER_ID,
-    POST_TEXT_LIMIT,
-    REPLIES_MAX_LIMIT,
     TEAM_ID,
-    UPDATE_TEXT_LIMIT,
     ChannelKind,
     Json,
     Workspace,
-    bot_profile,
-    is_reply,
-    opt_str,
-    public,
 )
 
 __all__ = [
@@ -82,187 +74,7 @@ __all__ = [
     "FakeSlack",
 ]
 
-_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
-
-log = logging.getLogger(__name__)
-
 T = TypeVar("T")
-
-
-@dataclass
-class Call:
-    """One Web API call as the fake saw it (``status`` 0 means the connection was reset)."""
-
-    method: str
-    params: dict[str, Any]
-    token: str | None
-    status: int
-    response: dict[str, Any]
-    time: float
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True if the response carried ``ok: true``."""
-        return bool(self.response.get("ok"))
-
-    @property
-    def error(self) -> str | None:
-        """The ``error`` of the response, if any."""
-        return self.response.get("error")
-
-
-class _ApiServer(ThreadingHTTPServer):
-    """The Web API HTTP server; handler threads are daemons."""
-
-    daemon_threads = True
-    fake: FakeSlack
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that went away; log anything else."""
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            return
-        log.error("fake Slack API handler failed", exc_info=exc)
-
-
-class _ApiHandler(BaseHTTPRequestHandler):
-    """Routes every request to FakeSlack."""
-
-    server: _ApiServer
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        """Serve a POST."""
-        self.server.fake._serve_http(self)
-
-    def do_GET(self) -> None:
-        """Serve a GET."""
-        self.server.fake._serve_http(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
-def _err(error: str) -> Json:
-    return {"ok": False, "error": error}
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return False
-
-
-def _ts_decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _parse_json_list(value: Any) -> tuple[list[Any] | None, bool]:
-    """Parse blocks/attachments that may arrive as a list or as a JSON string."""
-    if value is None:
-        return None, True
-    if isinstance(value, str):
-        if not value.strip():
-            return None, True
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None, False
-    return (value, True) if isinstance(value, list) else (None, False)
-
-
-def _parse_metadata(value: Any) -> tuple[Json | None, bool]:
-    """Validate message metadata: an object with a string event_type and an object event_payload."""
-    if value is None:
-        return None, True
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None, False
-    if not isinstance(value, dict):
-        return None, False
-    if not isinstance(value.get("event_type"), str) or not value["event_type"]:
-        return None, False
-    if not isinstance(value.get("event_payload"), dict):
-        return None, False
-    return value, True
-
-
-def _encode_cursor(ts: str) -> str:
-    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> Decimal | None:
-    try:
-        raw = base64.b64decode(cursor.encode(), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not raw.startswith("next_ts:") or not raw[8:].isdigit() or len(raw) <= 14:
-        return None
-    digits = raw[8:]
-    return Decimal(f"{digits[:-6]}.{digits[-6:]}")
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
-    header = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
-    out: dict[str, Any] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
-        if not name:
-            continue
-        payload = part.get_payload(decode=True) or b""
-        out[str(name)] = payload if part.get_filename() else payload.decode("utf-8", "replace")
-    return out
-
-
-def _parse_request_params(query: str, content_type: str, raw: bytes) -> tuple[dict[str, Any], str | None]:
-    """Merge query string and body parameters; return them and a ``token`` parameter if one was sent.
-
-    Raises ValueError for a JSON body that is not an object.
-    """
-    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    token = params.pop("token", None)
-    ctype = content_type.split(";")[0].strip().lower()
-    if raw:
-        if ctype == "application/json":
-            data = json.loads(raw.decode("utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("JSON body must be an object")
-            data.pop("token", None)  # Slack does not read tokens from JSON bodies
-            params.update(data)
-        else:
-            if ctype == "multipart/form-data":
-                form = _parse_multipart(content_type, raw)
-            else:
-                form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8"), keep_blank_values=True).items()}
-            body_token = form.pop("token", None)
-            token = opt_str(body_token) or token
-            params.update(form)
-    return params, token
-
-
-def _bearer(header: str | None) -> str | None:
-    if header and header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
-
-
-def _reset_socket(handler: BaseHTTPRequestHandler) -> None:
-    """Abort the HTTP connection with a TCP RST instead of a response."""
-    handler.close_connection = True
-    with contextlib.suppress(OSError):
-        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        handler.connection.close()
 
 
 def _describe(predicate: Callable[..., Any]) -> str:
@@ -297,8 +109,17 @@ class _Setting(Generic[T]):
 class FakeSlack:
     """A fake Slack workspace serving the Web API and Socket Mode on 127.0.0.1."""
 
+    users: _Setting[dict[str, Json]] = _Setting("_workspace", "The workspace's users by id (the live records).")
+    channels: _Setting[dict[str, Json]] = _Setting(
+        "_workspace", "The workspace's conversations by id (the live records; ``members`` is a set)."
+    )
     ts_from_clock: _Setting[bool] = _Setting("_workspace", "Make new message ts values follow the wall clock.")
     time_scale: _Setting[float] = _Setting("_limits", "Speed of the fake clock of rate limits and Retry-After.")
+    replies_page_cap: _Setting[int] = _Setting(
+        "_web_api.conversations",
+        "Most messages per conversations.replies page (1,000; 15 models a non-Marketplace app after Slack's "
+        "2025 change). Reset by reset().",
+    )
     server_ping_interval: _Setting[float | None] = _Setting(
         "_socket_mode", "Seconds between the server's pings (None: it only answers); read by start()."
     )
@@ -340,39 +161,13 @@ class FakeSlack:
             self._workspace, server_ping_interval=server_ping_interval, close_timeout=close_timeout
         )
         self._events_api = Events(self._workspace, self._socket_mode)
-        self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
-        self._stopping = threading.Event()
-
-        self._http: _ApiServer | None = None
-        self._http_thread: threading.Thread | None = None
-        self._handlers: dict[str, Callable[[dict[str, Any]], Json]] = {
-            "auth.test": self._api_auth_test,
-            "apps.connections.open": self._api_connections_open,
-            "chat.postMessage": self._api_post_message,
-            "chat.update": self._api_update,
-            "chat.delete": self._api_delete,
-            "conversations.replies": self._api_replies,
-            "conversations.info": self._api_conversations_info,
-            "users.info": self._api_users_info,
-        }
-        self._clear_state_locked()
+        self._web_api = WebApi(self._workspace, self._events_api, self._socket_mode, self._limits, self._faults)
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeSlack:
         """Start both servers on ephemeral ports; return self."""
-        self._stopping.clear()
-        http_server = _ApiServer(("127.0.0.1", 0), _ApiHandler)
-        http_server.fake = self
-        self._http = http_server
-        self._http_thread = threading.Thread(
-            target=http_server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-slack-api",
-            daemon=True,
-        )
-        self._http_thread.start()
-
+        self._web_api.start()
         self._socket_mode.start()
         # websockets runs connection handlers in non-daemon threads; make sure a forgotten stop() cannot
         # keep the interpreter from exiting while a client still holds a connection open.
@@ -384,15 +179,8 @@ class FakeSlack:
 
     def stop(self) -> None:
         """Stop both servers, killing open connections without waiting for clients."""
-        self._stopping.set()
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
+        self._web_api.stop()
         self._socket_mode.stop()
-        if self._http_thread is not None:
-            self._http_thread.join(timeout=2.0)
-        self._http_thread = None
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -403,9 +191,7 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         """Base URL for ``WebClient(base_url=...)``, e.g. ``http://127.0.0.1:PORT/api/``."""
-        if self._http is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._http.server_address[1]}/api/"
+        return self._web_api.url
 
     @property
     def socket_url(self) -> str:
@@ -418,31 +204,14 @@ class FakeSlack:
         Servers and open connections stay; connection counters restart from zero.
         """
         with self._lock:
-            self._clear_state_locked()
-            self.replies_page_cap = REPLIES_MAX_LIMIT
+            self._web_api.clear_locked()
+            self._faults.clear_locked()
+            self._limits.clear_locked()
+            self._socket_mode.clear_locked()
             self._workspace.load_defaults_locked()
             self._cond.notify_all()
 
-    def _clear_state_locked(self) -> None:
-        self._calls: list[Call] = []
-        self._rate_limited: list[Call] = []
-        self._violations: list[Call] = []
-        self._faults.clear_locked()
-        self._limits.clear_locked()
-        self._socket_mode.clear_locked()
-        self.replies_page_cap = REPLIES_MAX_LIMIT  # 15 models a non-Marketplace app after Slack's 2025 change
-
     # ------------------------------------------------------------------ workspace
-
-    @property
-    def users(self) -> dict[str, Json]:
-        """The workspace's users by id (the live records)."""
-        return self._workspace.users
-
-    @property
-    def channels(self) -> dict[str, Json]:
-        """The workspace's conversations by id (the live records; ``members`` is a set)."""
-        return self._workspace.channels
 
     def add_user(
         self,
@@ -483,24 +252,24 @@ class FakeSlack:
     def calls(self) -> list[Call]:
         """Every Web API call so far (a snapshot)."""
         with self._lock:
-            return list(self._calls)
+            return list(self._web_api.calls)
 
     def calls_for(self, method: str) -> list[Call]:
         """Calls of one Web API method."""
         with self._lock:
-            return [c for c in self._calls if c.method == method]
+            return [c for c in self._web_api.calls if c.method == method]
 
     @property
     def rate_limited_calls(self) -> list[Call]:
         """Calls answered with HTTP 429."""
         with self._lock:
-            return list(self._rate_limited)
+            return list(self._web_api.rate_limited)
 
     @property
     def violations(self) -> list[Call]:
         """Calls that arrived while a Retry-After window for them was still open."""
         with self._lock:
-            return list(self._violations)
+            return list(self._web_api.violations)
 
     @property
     def events(self) -> list[Json]:
@@ -623,7 +392,7 @@ class FakeSlack:
     def _timeout_report(self, what: str, timeout: float, last_exc: BaseException | None) -> str:
         recent = [
             f"  {c.method} -> {c.status} {c.response.get('error') or ('ok' if c.ok else '')}"
-            for c in self._calls[-10:]
+            for c in self._web_api.calls[-10:]
         ]
         sm = self._socket_mode
         lines = [
@@ -632,7 +401,7 @@ class FakeSlack:
             f"connections: open={sm.open_count_locked()} "
             f"opened_since_reset={sm.connections_opened}; queued frames={len(sm.outbox)}; "
             f"envelopes={len(sm.envelopes)} delivered={len(sm.delivered)} acks={len(sm.acks)}",
-            f"last {len(recent)} of {len(self._calls)} calls:",
+            f"last {len(recent)} of {len(self._web_api.calls)} calls:",
             *recent,
         ]
         return "\n".join(lines)
@@ -686,311 +455,6 @@ class FakeSlack:
             reset_connection=reset_connection,
             retry_after=retry_after,
         )
-
-    # ------------------------------------------------------------------ HTTP plumbing
-
-    def _serve_http(self, handler: _ApiHandler) -> None:
-        arrived = time.monotonic()
-        split = urlsplit(handler.path)
-        if not split.path.startswith("/api/"):
-            self._write_http(handler, 404, None, {})
-            return
-        method = split.path[len("/api/") :]
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length > 0 else b""
-        headers = dict(handler.headers.items())
-        parse_error: str | None = None
-        try:
-            params, param_token = _parse_request_params(
-                split.query, handler.headers.get("Content-Type", ""), raw
-            )
-        except ValueError:
-            params, param_token, parse_error = {}, None, "invalid_json"
-        token = _bearer(handler.headers.get("Authorization")) or param_token
-
-        fault = self._faults.take(method)
-        if fault is not None and fault.delay > 0:
-            self._stopping.wait(fault.delay)
-        if fault is not None and fault.reset_connection:
-            with self._lock:
-                self._record_locked(Call(method, params, token, 0, {}, arrived, headers), violation=False)
-            _reset_socket(handler)
-            return
-
-        extra: dict[str, str] = {}
-        with self._lock:
-            violation = self._limits.in_retry_window_locked(method, params, arrived)
-            body: Json | None
-            if fault is not None and (fault.error is not None or fault.status != 200):
-                status = fault.status
-                error = fault.error or ("ratelimited" if status == 429 else None)
-                body = _err(error) if error else None
-                if status == 429:
-                    retry_after = fault.retry_after or 1
-                    extra["Retry-After"] = str(retry_after)
-                    self._limits.open_window_locked(("method", method), arrived, retry_after)
-            elif parse_error is not None:
-                status, body = 200, _err(parse_error)
-            else:
-                status, body, extra = self._process_call_locked(method, params, token, arrived)
-            self._record_locked(Call(method, params, token, status, body or {}, arrived, headers), violation)
-        self._write_http(handler, status, body, extra)
-        self._socket_mode.pump()
-
-    def _record_locked(self, call: Call, violation: bool) -> None:
-        self._calls.append(call)
-        if call.status == 429:
-            self._rate_limited.append(call)
-        if violation:
-            self._violations.append(call)
-        self._cond.notify_all()
-
-    @staticmethod
-    def _write_http(handler: _ApiHandler, status: int, body: Json | None, extra: dict[str, str]) -> None:
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        handler.close_connection = True
-        with contextlib.suppress(OSError):
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
-            for name, value in extra.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.send_header("Connection", "close")
-            handler.end_headers()
-            handler.wfile.write(data)
-
-    def _process_call_locked(
-        self, method: str, params: dict[str, Any], token: str | None, now: float
-    ) -> tuple[int, Json, dict[str, str]]:
-        handler = self._handlers.get(method)
-        if handler is None:
-            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
-        if token not in (BOT_TOKEN, APP_TOKEN):
-            return 200, _err("invalid_auth"), {}
-        if token != (APP_TOKEN if method in _APP_TOKEN_METHODS else BOT_TOKEN):
-            return 200, _err("not_allowed_token_type"), {}
-        retry_after = self._limits.check_locked(method, params, now)
-        if retry_after is not None:
-            return 429, _err("ratelimited"), {"Retry-After": str(retry_after)}
-        return 200, handler(params), {}
-
-    # ------------------------------------------------------------------ Web API methods
-
-    def _api_auth_test(self, params: dict[str, Any]) -> Json:
-        return {
-            "ok": True,
-            "url": "https://fake-team.slack.com/",
-            "team": "Fake Team",
-            "user": "bot",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
-    def _api_connections_open(self, params: dict[str, Any]) -> Json:
-        return {"ok": True, "url": self._socket_mode.ticket_url_locked()}
-
-    def _api_post_message(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None:
-            return _err("channel_not_found")
-        channel = self._workspace.channels[channel_id]
-        if BOT_USER_ID not in channel["members"]:
-            # Slack hides private conversations the bot is not in.
-            return _err("channel_not_found" if channel["is_private"] else "not_in_channel")
-        if channel["is_archived"]:
-            return _err("is_archived")
-        blocks, blocks_ok = _parse_json_list(params.get("blocks"))
-        attachments, attachments_ok = _parse_json_list(params.get("attachments"))
-        if not blocks_ok:
-            return _err("invalid_blocks_format")
-        if not attachments_ok:
-            return _err("invalid_attachments")
-        text = opt_str(params.get("text"))
-        if not text and not blocks and not attachments:
-            return _err("no_text")
-        metadata, metadata_ok = _parse_metadata(params.get("metadata"))
-        if not metadata_ok:
-            return _err("invalid_metadata_format")
-        warning = None
-        if text is not None and len(text) > POST_TEXT_LIMIT:
-            text, warning = text[:POST_TEXT_LIMIT], "message_truncated"
-        message: Json = {
-            "type": "message",
-            "user": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "app_id": APP_ID,
-            "text": text or "",
-            "ts": self._workspace.next_ts(),
-            "team": TEAM_ID,
-            "bot_profile": bot_profile(),
-        }
-        if blocks is not None:
-            message["blocks"] = blocks
-        if attachments:
-            message["attachments"] = attachments
-        if metadata is not None:
-            message["metadata"] = metadata
-        thread_ts = opt_str(params.get("thread_ts")) or None
-        if thread_ts and _truthy(params.get("reply_broadcast")):
-            message["subtype"] = "thread_broadcast"
-        self._workspace.store_message_locked(channel_id, message, thread_ts)
-        self._events_api.message_posted_locked(channel_id, message)
-        body: Json = {
-            "ok": True,
-            "channel": channel_id,
-            "ts": message["ts"],
-            "message": public(message),
-        }
-        if warning:
-            body["warning"] = warning
-            body["response_metadata"] = {"warnings": [warning]}
-        return body
-
-    def _api_update(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
-            return _err("channel_not_found")
-        ts = opt_str(params.get("ts")) or ""
-        message = self._workspace.messages_by_channel[channel_id].get(ts)
-        if message is None or message.get("subtype") == "tombstone":
-            return _err("message_not_found")
-        if message.get("bot_id") != BOT_ID:
-            return _err("cant_update_message")
-        if self._workspace.channels[channel_id]["is_archived"]:
-            return _err("is_archived")
-        text = opt_str(params.get("text"))
-        blocks, blocks_ok = _parse_json_list(params.get("blocks"))
-        attachments, attachments_ok = _parse_json_list(params.get("attachments"))
-        if not blocks_ok:
-            return _err("invalid_blocks_format")
-        if not attachments_ok:
-            return _err("invalid_attachments")
-        if text is None and blocks is None and attachments is None:
-            return _err("no_text")
-        if text is not None and len(text) > UPDATE_TEXT_LIMIT:
-            return _err("msg_too_long")
-        metadata, metadata_ok = _parse_metadata(params.get("metadata"))
-        if not metadata_ok:
-            return _err("invalid_metadata_format")
-        previous = public(message)
-        if text is not None:
-            message["text"] = text
-        for key, value in (("blocks", blocks), ("attachments", attachments)):
-            if value is not None:
-                if value:
-                    message[key] = value
-                else:
-                    message.pop(key, None)
-        if metadata is not None:
-            message["metadata"] = metadata
-        edit_ts = self._workspace.next_ts()
-        message["edited"] = {"user": BOT_USER_ID, "ts": edit_ts}
-        self._events_api.message_changed_locked(channel_id, message, previous, edit_ts)
-        return {
-            "ok": True,
-            "channel": channel_id,
-            "ts": ts,
-            "text": message["text"],
-            "message": public(message),
-        }
-
-    def _api_delete(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
-            return _err("channel_not_found")
-        ts = opt_str(params.get("ts")) or ""
-        message = self._workspace.messages_by_channel[channel_id].get(ts)
-        if message is None or message.get("subtype") == "tombstone":
-            return _err("message_not_found")
-        if message.get("bot_id") != BOT_ID:
-            return _err("cant_delete_message")
-        old = self._workspace.remove_message_locked(channel_id, ts)
-        self._events_api.message_deleted_locked(channel_id, old)
-        return {"ok": True, "channel": channel_id, "ts": ts}
-
-    def _api_replies(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
-            return _err("channel_not_found")
-        messages = self._workspace.messages_by_channel[channel_id]
-        ts = opt_str(params.get("ts")) or ""
-        target = messages.get(ts)
-        if target is None:
-            return _err("thread_not_found")
-        root = target["thread_ts"] if is_reply(target) else ts
-        items = [m for m in messages.values() if m["ts"] == root or m.get("thread_ts") == root]
-        oldest = _ts_decimal(params.get("oldest") or "0")
-        latest = _ts_decimal(params.get("latest")) if params.get("latest") else None
-        inclusive = _truthy(params.get("inclusive"))
-        if oldest is None or (params.get("latest") and latest is None):
-            return _err("invalid_ts_oldest" if oldest is None else "invalid_ts_latest")
-
-        def in_range(message: Json) -> bool:
-            if message["ts"] == root:
-                return True  # Slack always returns the parent
-            value = Decimal(message["ts"])
-            above = value > oldest or (inclusive and value == oldest)
-            below = latest is None or value < latest or (inclusive and value == latest)
-            return above and below
-
-        items = [m for m in items if in_range(m)]
-        try:
-            limit = int(params.get("limit") or REPLIES_MAX_LIMIT)
-        except (TypeError, ValueError):
-            return _err("invalid_limit")
-        limit = min(max(limit, 1), self.replies_page_cap)
-        start = 0
-        cursor = opt_str(params.get("cursor"))
-        if cursor:
-            position = _decode_cursor(cursor)
-            if position is None:
-                return _err("invalid_cursor")
-            start = next((i for i, m in enumerate(items) if Decimal(m["ts"]) >= position), len(items))
-        page = items[start : start + limit]
-        has_more = start + limit < len(items)
-        with_metadata = _truthy(params.get("include_all_metadata"))
-        return {
-            "ok": True,
-            "messages": [public(m, with_metadata=with_metadata) for m in page],
-            "has_more": has_more,
-            "response_metadata": {
-                "next_cursor": _encode_cursor(items[start + limit]["ts"]) if has_more else ""
-            },
-        }
-
-    def _api_conversations_info(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
-            return _err("channel_not_found")
-        channel = self._workspace.channels[channel_id]
-        info: Json = {k: v for k, v in channel.items() if k != "members"}
-        info.update(
-            is_member=BOT_USER_ID in channel["members"],
-            context_team_id=TEAM_ID,
-            is_shared=channel["is_ext_shared"],
-            is_org_shared=False,
-        )
-        if channel["is_im"]:
-            info.pop("name", None)
-            others = sorted(channel["members"] - {BOT_USER_ID})
-            info["user"] = others[0] if others else BOT_USER_ID
-        if _truthy(params.get("include_num_members")) and not channel["is_im"]:
-            info["num_members"] = len(channel["members"])
-        return {"ok": True, "channel": info}
-
-    def _api_users_info(self, params: dict[str, Any]) -> Json:
-        user = self._workspace.users.get(opt_str(params.get("user")) or "")
-        if user is None:
-            return _err("user_not_found")
-        out = copy.deepcopy(user)
-        out["profile"] = {
-            "real_name": user["real_name"],
-            "display_name": user["name"],
-            "team": user["team_id"],
-        }
-        return {"ok": True, "user": out}
 
     # ------------------------------------------------------------------ what happens in the workspace
 
