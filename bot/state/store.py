@@ -59,7 +59,8 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class Accepted:
-    """What `Store.add_job` decided: `added`, or the first claim that already existed."""
+    """What `Store.add_job` decided: `added`, or the first claim that already existed (or the job's id, if a job
+    with that id is stored already)."""
 
     added: bool
     taken: str | None = None
@@ -82,7 +83,10 @@ class StoreError(Exception):
 
 
 class Store(Protocol):
-    """The state store. Thread-safe. Times are wall-clock seconds (`time.time()`), injected for tests."""
+    """The state store. Thread-safe. Times are wall-clock seconds (`time.time()`), injected for tests.
+
+    A claim, value or lease set at `now` with `ttl` is live while the time is before `now + ttl`. A process
+    *holds* a job while it is the job's `owner`: an expired lease that nobody took over is still held."""
 
     info: StoreInfo
 
@@ -105,7 +109,8 @@ class Store(Protocol):
     # -- the journal ------------------------------------------------------------------------------------
     def add_job(self, job: JobRecord, claims: Sequence[str], ttl: float) -> Accepted:
         """Atomically: if none of `claims` is set, set them all (expiring after `ttl`) and store `job` with the
-        next arrival number; else change nothing and name the first claim that was already set."""
+        next arrival number; else change nothing and name the first claim that was already set. A job whose id
+        is stored already is not replaced: nothing changes and `taken` is its id."""
         ...
 
     def get_job(self, job_id: str) -> JobRecord | None:
@@ -113,7 +118,8 @@ class Store(Protocol):
 
     def update_job(self, job_id: str, *, owner: str | None = None, **changes: object) -> JobRecord | None:
         """Change fields of a stored job and return it (None if it no longer exists). With `owner`, only if that
-        process still holds the job's lease (None is returned otherwise: the job was taken over)."""
+        process still holds the job's lease (None is returned otherwise: the job was taken over). `id` and `seq`
+        cannot change; an unknown field or a value of the wrong type is a ValueError and changes nothing."""
         ...
 
     def finish_job(self, job_id: str) -> None:
@@ -136,7 +142,8 @@ class Store(Protocol):
         ...
 
     def release(self, job_id: str, owner: str) -> None:
-        """Give a job back (state pending, no owner) so that another process, or the next start, resumes it."""
+        """Give a job back (state pending, no owner) so that another process, or the next start, resumes it.
+        Only its holder can: for any other `owner` nothing changes."""
         ...
 
     # -- lifecycle -----------------------------------------------------------------------------------------
