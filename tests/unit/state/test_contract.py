@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.state.memory import MemoryStore
+from bot.state.sqlite import SqliteStore
 from bot.state.store import PENDING, RUNNING, Accepted, JobRecord, Store, StoreError
 from tests.unit.state.support import Clock, assert_typed, job, race
 
@@ -21,6 +22,7 @@ Factory = Callable[[Clock], Store]
 # name -> (open a store in this directory with this clock, expected (durable, shared))
 BACKENDS: dict[str, tuple[Callable[[Path, Clock], Store], tuple[bool, bool]]] = {
     "memory": (lambda _dir, clock: MemoryStore(clock=clock), (False, False)),
+    "sqlite": (lambda dir_, clock: SqliteStore(str(dir_ / "state.db"), clock=clock), (True, False)),
 }
 TTL = 60.0
 LEASE = 30.0
