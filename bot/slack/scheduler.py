@@ -5,14 +5,20 @@ One `Scheduler` per workspace owns the budgets of every Slack write the bot make
 second per channel). Answers don't call Slack themselves; they mark themselves dirty and the scheduler
 hands out turns, one call at a time:
 
-* priority: an answer's FINAL text, then its FIRST visible text, then INTERIM edits;
+* priority: an answer's FINAL text, then its PLACEHOLDER (the first sign that the bot is working), then its
+  FIRST visible text, then INTERIM edits;
 * within a priority, the answer that has waited longest goes first (fair share, no starvation);
 * an interim edit of one reply happens at most once per `interval`; first and interim edits only spend
   update tokens above a reserve of one per answer still streaming (up to the burst), so under load the
   placeholder may stay until the final text rather than delay someone's final text — unless an answer
   has shown nothing new for `STARVED_AFTER` seconds (long answers under load still move);
-* a 429 pauses that method for everyone until its Retry-After has passed;
-* an answer has at most one call in flight (one writer per message, so edits never overtake each other).
+* a 429 pauses that method for everyone until its Retry-After has passed (a 429 on a post pauses posts in
+  that channel only: the post budget is per channel);
+* an answer has at most one call in flight (one writer per message, so edits never overtake each other), and
+  a method has at most `max_in_flight` (so one slow call delays only its own answer, and a 429 is known
+  before many more calls of its method are sent);
+* the budgets run a little below the rates they are given (`SAFETY`), so that clock and network skew between
+  the bot and Slack never make a call arrive a hair too early.
 
 Coalescing is implicit: a turn writes the answer's latest text, whatever it was when it became dirty.
 """
@@ -23,6 +29,8 @@ import enum
 from dataclasses import dataclass, field
 
 STARVED_AFTER = 20.0
+SAFETY = 0.9  # fraction of Slack's nominal rate the buckets refill at
+MAX_IN_FLIGHT = 4  # calls of one method at once, for all answers
 
 
 class TokenBucket:
@@ -55,8 +63,9 @@ class TokenBucket:
 
 class Priority(enum.IntEnum):
     FINAL = 0
-    FIRST = 1
-    INTERIM = 2
+    PLACEHOLDER = 1
+    FIRST = 2
+    INTERIM = 3
 
 
 class Method(enum.Enum):
@@ -74,6 +83,7 @@ class Slot:
     dirty: bool = False
     final: bool = False
     shown: bool = False  # some model text is visible in Slack
+    posted: bool = True  # its first message exists in Slack (False until the placeholder is posted)
     in_flight: bool = False
     dirty_since: float = 0.0
     last_write: float = float("-inf")
@@ -85,6 +95,8 @@ class Slot:
     def priority(self) -> Priority:
         if self.final:
             return Priority.FINAL
+        if not self.posted:
+            return Priority.PLACEHOLDER
         return Priority.INTERIM if self.shown else Priority.FIRST
 
 
@@ -110,20 +122,21 @@ class Scheduler:
     posts_per_second: float
     post_burst: int
     now: float = 0.0
+    max_in_flight: int = MAX_IN_FLIGHT
     slots: dict[str, Slot] = field(default_factory=dict)
-    paused_until: dict[Method, float] = field(default_factory=dict)
+    # (method, channel) -> until when a 429 pauses it; channel is "" except for posts (a per-channel budget)
+    paused_until: dict[tuple[Method, str], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._updates = TokenBucket(self.edits_per_minute / 60.0, self.edit_burst, self.now)
-        self._deletes = TokenBucket(self.edits_per_minute / 60.0, self.edit_burst, self.now)  # also Tier 3
+        rate = self.edits_per_minute / 60.0 * SAFETY
+        self._updates = TokenBucket(rate, self.edit_burst, self.now)
+        self._deletes = TokenBucket(rate, self.edit_burst, self.now)  # also Tier 3
         self._posts: dict[str, TokenBucket] = {}
-        # One call per method in flight: a 429 is then known before the next call of that method is sent,
-        # so no call ever lands inside a Retry-After window. (Slack's budgets are far below 1 call/RTT.)
-        self._flying: set[Method] = set()
+        self._flying: dict[Method, int] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------------------
-    def add(self, key: str, channel: str) -> None:
-        self.slots[key] = Slot(key, channel)
+    def add(self, key: str, channel: str, *, posted: bool = True) -> None:
+        self.slots[key] = Slot(key, channel, posted=posted)
 
     def remove(self, key: str) -> None:
         slot = self.slots.pop(key, None)
@@ -145,6 +158,7 @@ class Scheduler:
         slot = self.slots[key]
         self._land(slot)
         slot.last_write = now
+        slot.posted = True
         slot.shown = slot.shown or shown
         slot.dirty = more is not None or slot.marks != marks
         if slot.dirty:
@@ -169,17 +183,26 @@ class Scheduler:
     def _land(self, slot: Slot) -> None:
         slot.in_flight = False
         if slot.flying is not None:
-            self._flying.discard(slot.flying)
+            self._flying[slot.flying] = max(0, self._flying.get(slot.flying, 0) - 1)
             slot.flying = None
 
-    def pause(self, method: Method, until: float) -> None:
-        """A 429: nobody calls `method` before `until`."""
-        self.paused_until[method] = max(self.paused_until.get(method, 0.0), until)
+    def pause(self, method: Method, until: float, channel: str = "") -> None:
+        """A 429: nobody calls `method` before `until` (posts: in `channel` only)."""
+        key = (method, channel if method is Method.POST else "")
+        self.paused_until[key] = max(self.paused_until.get(key, 0.0), until)
+
+    def _paused(self, method: Method, channel: str, now: float) -> float:
+        """Seconds until `method` may be called in `channel` again after a 429 (0 if not paused)."""
+        key = (method, channel if method is Method.POST else "")
+        return max(0.0, self.paused_until.get(key, 0.0) - now)
+
+    def _full(self, method: Method) -> bool:
+        return self._flying.get(method, 0) >= self.max_in_flight
 
     def _post_bucket(self, channel: str, now: float) -> TokenBucket:
         bucket = self._posts.get(channel)
         if bucket is None:
-            bucket = self._posts[channel] = TokenBucket(self.posts_per_second, self.post_burst, now)
+            bucket = self._posts[channel] = TokenBucket(self.posts_per_second * SAFETY, self.post_burst, now)
         return bucket
 
     # -- decisions -------------------------------------------------------------------------------------
@@ -204,16 +227,17 @@ class Scheduler:
 
     def _budget_wait(self, slot: Slot, now: float) -> float:
         method = slot.next_method
-        if method in self._flying:
-            return float("inf")  # woken when that call lands
-        wait = max(0.0, self.paused_until.get(method, 0.0) - now)
+        if self._full(method):
+            return float("inf")  # woken when one of those calls lands
+        wait = self._paused(method, slot.channel, now)
         if method is not Method.UPDATE:
             return max(wait, self._bucket(method, slot.channel, now).time_until(1.0, now))
         if slot.priority() is Priority.FINAL:
             return max(wait, self._updates.time_until(1.0, now))
         need = 1.0 if self._starved(slot, now) else 1.0 + self.reserve()
-        if any(s.final and s.dirty and not s.in_flight for s in self.slots.values()):
-            need += 1.0  # never take a token a waiting final text needs
+        if any(s.final and s.dirty and not s.in_flight and s.next_method is Method.UPDATE
+               for s in self.slots.values()):
+            need += 1.0  # never take a token a waiting final text needs (e.g. one in backoff)
         return max(wait, self._updates.time_until(need, now))
 
     def next_turn(self, now: float) -> tuple[Turn | None, float | None]:
@@ -235,7 +259,7 @@ class Scheduler:
         self._bucket(method, slot.channel, now).take(now)
         slot.in_flight = True
         slot.flying = method
-        self._flying.add(method)
+        self._flying[method] = self._flying.get(method, 0) + 1
         return Turn(slot.key, method, slot.priority(), replace=replace)
 
     def _can_replace(self, slot: Slot, now: float) -> bool:
@@ -243,16 +267,16 @@ class Scheduler:
         never showed text, may be posted as a new message if the channel's post budget allows it now."""
         if not (slot.final and not slot.shown and slot.next_method is Method.UPDATE) or slot.not_before > now:
             return False
-        if self.paused_until.get(Method.UPDATE, 0.0) <= now and self._updates.time_until(1.0, now) <= 0:
+        if self._paused(Method.UPDATE, "", now) <= 0 and self._updates.time_until(1.0, now) <= 0:
             return False  # only an update in flight is in the way: it lands within a round trip
-        if Method.POST in self._flying or self.paused_until.get(Method.POST, 0.0) > now:
+        if self._full(Method.POST) or self._paused(Method.POST, slot.channel, now) > 0:
             return False
         return self._post_bucket(slot.channel, now).time_until(1.0, now) <= 0
 
     def take_post(self, channel: str, now: float) -> float:
-        """For a placeholder posted by the caller itself: 0 if it may post now (token taken), else seconds
-        to wait before asking again."""
-        wait = max(0.0, self.paused_until.get(Method.POST, 0.0) - now)
+        """For a post made outside the turns (a thread look-up's repost): 0 if it may post now (token taken),
+        else seconds to wait before asking again."""
+        wait = self._paused(Method.POST, channel, now)
         bucket = self._post_bucket(channel, now)
         wait = max(wait, bucket.time_until(1.0, now))
         if wait <= 0:
