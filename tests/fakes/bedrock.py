@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import re
+import select
 import socket
 import struct
 import sys
@@ -338,6 +339,10 @@ class _Aborted(Exception):
     """Raised inside a handler when the connection must be dropped (close_after, stop, reset)."""
 
 
+class _ClientGone(Exception):
+    """Raised inside a handler when the client closed the connection before the stream ended."""
+
+
 class _Server(ThreadingHTTPServer):
     """Threaded HTTP server that knows its FakeBedrock and skips the reverse DNS lookup."""
 
@@ -448,7 +453,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(fake, request, cancel)
         except _Aborted:
             self._abort()
-        except OSError:  # the client went away
+        except (OSError, _ClientGone):  # the client went away (closed the stream early, or its connection broke)
+            fake._log_hangup()
             self.close_connection = True
 
     def _serve(self, fake: FakeBedrock, request: Request, cancel: threading.Event) -> None:
@@ -608,11 +614,26 @@ class _StreamWriter:
         self.handler._write_chunk(frame)
 
     def _wait(self, seconds: float) -> None:
-        """Sleep interruptibly; abort the connection if stop()/reset() fires."""
-        if seconds > 0 and self.cancel.wait(seconds):
-            raise _Aborted
-        if self.cancel.is_set():
-            raise _Aborted
+        """Sleep interruptibly; abort the connection if stop()/reset() fires. While it sleeps (a slow or silent
+        model), it watches the connection: a client that closes it is noticed at once, as on a real server."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.cancel.is_set():
+                raise _Aborted
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._client_gone(min(left, 0.02)):
+                raise _ClientGone
+
+    def _client_gone(self, timeout: float) -> bool:
+        """True if the client closed (or shut down its read side of) the connection within `timeout` seconds."""
+        sock = self.handler.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], timeout)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _commit_usage(self) -> dict[str, int]:
         """Record this call's usage in the fake's totals (once) and return it."""
@@ -717,6 +738,17 @@ class FakeBedrock:
         with self._lock:
             self._deltas.append((time.monotonic(), text))
 
+    def _log_hangup(self) -> None:
+        with self._lock:
+            self._hangups.append(time.monotonic())
+            self._cond.notify_all()
+
+    @property
+    def hangups(self) -> list[float]:
+        """When a client closed a stream before its end (time.monotonic()), one entry per stream."""
+        with self._lock:
+            return list(self._hangups)
+
     @property
     def delta_log(self) -> list[tuple[float, str]]:
         with self._lock:
@@ -726,6 +758,7 @@ class FakeBedrock:
         """Create a stopped fake; ``pad_events`` adds Bedrock's ``p`` padding field to events."""
         self.pad_events = pad_events
         self._deltas: list[tuple[float, str]] = []
+        self._hangups: list[float] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._models: dict[str, ModelSpec] = {}
@@ -800,6 +833,7 @@ class FakeBedrock:
             self._calls.clear()
             self._caches.clear()
             self._deltas.clear()
+            self._hangups.clear()
             self._usage = self._zero_usage()
 
     # -- configuration --

@@ -115,6 +115,10 @@ class FakeSlack:
     )
     ts_from_clock: _Setting[bool] = _Setting("_workspace", "Make new message ts values follow the wall clock.")
     time_scale: _Setting[float] = _Setting("_limits", "Speed of the fake clock of rate limits and Retry-After.")
+    metadata_limit: _Setting[int | None] = _Setting(
+        "_workspace", "Bytes of message metadata JSON accepted (more: metadata_too_large); None: no limit. "
+        "Reset by reset()."
+    )
     replies_page_cap: _Setting[int] = _Setting(
         "_web_api.conversations",
         "Most messages per conversations.replies page (1,000; 15 models a non-Marketplace app after Slack's "
@@ -438,13 +442,17 @@ class FakeSlack:
         delay: float = 0.0,
         reset_connection: bool = False,
         retry_after: int | None = None,
+        channel: str | None = None,
+        after_processing: bool = False,
     ) -> None:
-        """Make the next ``n`` calls of ``method`` fail.
+        """Make the next ``n`` calls of ``method`` (in ``channel`` only, if given) fail.
 
         After sleeping ``delay`` seconds the call is answered with HTTP ``status`` and, if ``error``,
         ``{"ok": false, "error": error}``; if neither status nor error is set it is then served normally
         (a slow call). ``reset_connection`` aborts the TCP connection without a response.
         ``status=429`` adds ``Retry-After`` (``retry_after`` or 1) and defaults the error to ratelimited.
+        ``after_processing`` processes the call as Slack would, then loses the response: the connection is
+        reset at once, or after ``delay`` seconds (longer than the client's timeout: a timeout).
         """
         self._faults.fail_next(
             method,
@@ -454,7 +462,20 @@ class FakeSlack:
             delay=delay,
             reset_connection=reset_connection,
             retry_after=retry_after,
+            channel=channel,
+            after_processing=after_processing,
         )
+
+    def reset_faults(self) -> None:
+        """Forget every scripted failure and outage (the workspace and recordings stay)."""
+        with self._lock:
+            self._faults.clear_locked()
+
+    def outage(self, seconds: float, methods: tuple[str, ...] = ("chat.postMessage", "chat.update",
+                                                                  "chat.delete"),
+               *, status: int = 503, error: str | None = None) -> None:
+        """Fail every call of ``methods`` with ``status`` (and ``error``) for the next ``seconds`` seconds."""
+        self._faults.outage(frozenset(methods), time.time() + seconds, status, error)
 
     # ------------------------------------------------------------------ what happens in the workspace
 
@@ -494,7 +515,7 @@ class FakeSlack:
             return str(message["ts"])
 
     def user_edits(self, channel: str, ts: str, new_text: str) -> None:
-        """Edit a user's message and deliver ``message_changed``."""
+        """Edit a user's message and deliver ``message_changed`` (and ``app_mention`` if it mentions the bot)."""
         with self._lock:
             message, previous, edit_ts = self._workspace.edit_user_message_locked(channel, ts, new_text)
             self._events_api.message_changed_locked(channel, message, previous, edit_ts)

@@ -67,10 +67,16 @@ class Events:
         self._socket_mode.push_locked(event)
 
     def message_changed_locked(self, channel_id: str, message: Json, previous: Json, event_ts: str) -> None:
-        """An edited message: ``message_changed`` with the message after and before."""
+        """An edited message: ``message_changed`` with the message after and before; and, if the edited text
+        mentions the bot, ``app_mention`` again (same ts, with ``edited``, a new event id), as Slack does."""
         channel = self._workspace.channels[channel_id]
         if not bot_receives(channel):
             return
+        if f"<@{BOT_USER_ID}>" in message.get("text", "") and not channel["is_im"] and not message.get("bot_id"):
+            mention = {"type": "app_mention",
+                       **{k: v for k, v in public(message).items() if k not in ("type", "subtype", "upload")}}
+            mention.update(channel=channel_id, event_ts=event_ts)
+            self._socket_mode.push_locked(mention)
         self._socket_mode.push_locked(
             {
                 "type": "message",

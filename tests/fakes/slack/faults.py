@@ -7,8 +7,10 @@ arrive while their window is still open are what Slack would call abuse, and the
 violations. The buckets and windows run on a fake clock (wall seconds times ``time_scale``) so tests can
 cross a one-minute tier in a fraction of a second.
 
-``Faults`` holds the failures a test scripts with ``fail_next``: the next calls of a method can be slow,
-answer an error or a bare HTTP status, or have their TCP connection reset.
+``Faults`` holds the failures a test scripts: with ``fail_next`` the next calls of a method (optionally in one
+channel only) can be slow, answer an error or a bare HTTP status, or have their TCP connection reset — before
+or *after* Slack processed them (the response is lost: the client cannot tell whether its call landed); with
+``outage`` every call of some methods fails for a while, as during a Slack incident.
 
 Both are used by the Web API server under the lock the whole fake shares (``Workspace.lock``).
 """
@@ -130,6 +132,18 @@ class Fault:
     delay: float
     reset_connection: bool
     retry_after: int | None
+    channel: str | None = None  # only calls for this channel (None: any)
+    after_processing: bool = False  # the call is processed, then its response is lost (reset, or stalled)
+
+
+@dataclass
+class Outage:
+    """Every call of ``methods`` fails with ``status`` until the wall-clock time ``until``."""
+
+    methods: frozenset[str]
+    until: float
+    status: int
+    error: str | None
 
 
 class Faults:
@@ -142,6 +156,7 @@ class Faults:
     def clear_locked(self) -> None:
         """Forget every scripted failure."""
         self._queues: dict[str, deque[Fault]] = {}
+        self._outages: list[Outage] = []
 
     def fail_next(
         self,
@@ -153,14 +168,31 @@ class Faults:
         delay: float = 0.0,
         reset_connection: bool = False,
         retry_after: int | None = None,
+        channel: str | None = None,
+        after_processing: bool = False,
     ) -> None:
         """Make the next ``n`` calls of ``method`` fail (see ``FakeSlack.fail_next``)."""
-        fault = Fault(status, error, delay, reset_connection, retry_after)
+        fault = Fault(status, error, delay, reset_connection, retry_after, channel, after_processing)
         with self._lock:
             self._queues.setdefault(method, deque()).extend(copy.copy(fault) for _ in range(n))
 
-    def take(self, method: str) -> Fault | None:
-        """The failure scripted for this call of ``method``, if any."""
+    def outage(self, methods: frozenset[str], until: float, status: int, error: str | None) -> None:
+        """Fail every call of ``methods`` until the wall-clock time ``until``."""
         with self._lock:
+            self._outages.append(Outage(methods, until, status, error))
+
+    def take(self, method: str, channel: str | None = None, now: float = 0.0) -> Fault | None:
+        """The failure scripted for this call of ``method`` (in ``channel``), if any: an ongoing outage first,
+        then the first queued fault meant for any channel or for this one."""
+        with self._lock:
+            for outage in self._outages:
+                if method in outage.methods and now < outage.until:
+                    return Fault(outage.status, outage.error, 0.0, False, None)
             queue = self._queues.get(method)
-            return queue.popleft() if queue else None
+            if not queue:
+                return None
+            for index, fault in enumerate(queue):
+                if fault.channel is None or fault.channel == channel:
+                    del queue[index]
+                    return fault
+            return None

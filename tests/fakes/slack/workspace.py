@@ -125,6 +125,7 @@ class Workspace:
         self.users: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
         self.messages_by_channel: dict[str, dict[str, Json]] = {}
+        self.metadata_limit: int | None = None
         self.load_defaults_locked()
 
     def load_defaults_locked(self) -> None:
@@ -132,6 +133,7 @@ class Workspace:
         self.users = {}
         self.channels = {}
         self.messages_by_channel = {}
+        self.metadata_limit = None  # bytes of a message's metadata JSON Slack accepts (None: no limit)
         self.add_user("U1", name="alice")
         self.add_user("U2", name="bob")
         self.add_user("U3", name="carol")

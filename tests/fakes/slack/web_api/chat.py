@@ -9,6 +9,7 @@ back to the app as an event, like on Slack. Text longer than Slack's limits is t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..events import Events
@@ -66,6 +67,9 @@ class Chat:
         metadata, metadata_ok = parse_metadata(params.get("metadata"))
         if not metadata_ok:
             return err("invalid_metadata_format")
+        limit = self._workspace.metadata_limit
+        if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
+            return err("metadata_too_large")
         warning = None
         if text is not None and len(text) > POST_TEXT_LIMIT:
             text, warning = text[:POST_TEXT_LIMIT], "message_truncated"
@@ -128,6 +132,9 @@ class Chat:
         metadata, metadata_ok = parse_metadata(params.get("metadata"))
         if not metadata_ok:
             return err("invalid_metadata_format")
+        limit = self._workspace.metadata_limit
+        if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
+            return err("metadata_too_large")
         previous = public(message)
         if text is not None:
             message["text"] = text

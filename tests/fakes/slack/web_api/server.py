@@ -207,7 +207,11 @@ class WebApi:
             params, param_token, parse_error = {}, None, "invalid_json"
         token = bearer(handler.headers.get("Authorization")) or param_token
 
-        fault = self._faults.take(method)
+        channel = params.get("channel")
+        fault = self._faults.take(method, channel if isinstance(channel, str) else None, time.time())
+        if fault is not None and fault.after_processing:
+            self._serve_then_lose_response(handler, method, params, token, arrived, headers, fault)
+            return
         if fault is not None and fault.delay > 0:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.reset_connection:
@@ -227,7 +231,9 @@ class WebApi:
                 if status == 429:
                     retry_after = fault.retry_after or 1
                     extra["Retry-After"] = str(retry_after)
-                    self._limits.open_window_locked(("method", method), arrived, retry_after)
+                    window = ("post", fault.channel) if fault.channel and method == "chat.postMessage" \
+                        else ("method", method)  # a channel's post budget, or the method's for the workspace
+                    self._limits.open_window_locked(window, arrived, retry_after)
             elif parse_error is not None:
                 status, body = 200, err(parse_error)
             else:
@@ -235,6 +241,19 @@ class WebApi:
             self._record_locked(Call(method, params, token, status, body or {}, arrived, headers), violation)
         _write_http(handler, status, body, extra)
         self._socket_mode.pump()
+
+    def _serve_then_lose_response(self, handler: BaseHTTPRequestHandler, method: str, params: dict[str, Any],
+                                  token: str | None, arrived: float, headers: dict[str, str], fault: Any) -> None:
+        """Process the call as Slack would, then lose its response: the connection is reset at once, or after
+        ``fault.delay`` seconds of silence (the client's timeout fires first)."""
+        with self._lock:
+            violation = self._limits.in_retry_window_locked(method, params, arrived)
+            status, body, _extra = self._process_call_locked(method, params, token, arrived)
+            self._record_locked(Call(method, params, token, status, body or {}, arrived, headers), violation)
+        self._socket_mode.pump()
+        if fault.delay > 0:
+            self._stopping.wait(fault.delay)
+        _reset_socket(handler)
 
     def _record_locked(self, call: Call, violation: bool) -> None:
         self.calls.append(call)
