@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,12 +35,18 @@ from bot.service import Service
 from bot.slack.reader import SlackReader
 from bot.slack.socket_mode import SocketConnection, check_slack_sdk
 from bot.slack.writer import SlackWriter
+from bot.state import StoreError, open_store
+from bot.state.leases import LeaseKeeper
+from bot.state.store import Store
 from handlers import make_event_handler, register_handlers
 
 logger = logging.getLogger("bot")
 
-LISTENER_THREADS = 16  # listeners only decide and post a placeholder; answers stream in the answer pool
+LISTENER_THREADS = 16  # listeners only decide and journal; answers stream in the answer pool
 SOCKET_CLOSE_WAIT = 2.0  # seconds shutdown waits for the Socket Mode client to finish closing
+EDIT_TIMEOUT = 5.0  # seconds: a chat.update is cheap to redo with newer text, so it never waits long
+FINAL_WRITES = 3.0  # seconds of the shutdown grace kept for the last texts to reach Slack
+LEASE_SECONDS = 15.0  # a job's lease; renewed every third of it while its answer runs
 
 
 @dataclass
@@ -48,14 +56,18 @@ class Bot:
     settings: Settings
     app: App
     client: WebClient
+    store: Store
     writer: SlackWriter
+    leases: LeaseKeeper
     service: Service
     responder: Responder
     identity: Identity
     handler: Any = None
 
     def connect(self, socket_handler_factory: Callable[[App, Settings], Any] | None = None) -> None:
-        """Open the Socket Mode connection (returns once connected)."""
+        """Resume what the journal holds, then open the Socket Mode connection (returns once connected).
+        `socket_handler_factory` is only passed by tests, which run the connection with shorter pings."""
+        self.service.resume()
         factory = socket_handler_factory or make_socket_handler
         self.handler = factory(self.app, self.settings)
         try:
@@ -74,20 +86,31 @@ class Bot:
             logger.debug("closing the socket failed", exc_info=True)
 
     def close(self, grace: float | None = None) -> None:
-        """Stop receiving, let answers finish for `grace` seconds, close the rest with a note."""
+        """Stop receiving, let answers finish for `grace` seconds, then pause the rest (the next start resumes
+        them) and keep writing until every last text has landed or the grace is spent."""
+        start = time.monotonic()
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
         if self.handler is not None:
             # The close frame goes out at once (Slack stops delivering here); the rest of the client's close
             # (close handshake, joining its threads) can take seconds, which must not eat the grace period.
             closing = threading.Thread(target=self._close_socket, name="socket-close", daemon=True)
             closing.start()
             closing.join(SOCKET_CLOSE_WAIT)
-        grace = self.settings.shutdown_grace_seconds if grace is None else grace
-        finished = self.service.pool.drain(max(0.0, grace - 3.0))
+
+        def left() -> float:
+            return max(0.0, grace - (time.monotonic() - start))
+
+        finished = self.service.pool.drain(max(0.0, left() - FINAL_WRITES))
         if not finished:
-            logger.warning("shutting down with answers still in flight; closing them with a note")
-            self.responder.shutting_down.set()
-            self.service.pool.drain(3.0)
+            logger.warning("shutting down with answers still in flight; %s",
+                           "pausing them for the next start" if self.store.info.durable else "closing them with a note")
+            self.responder.stop()
+            self.service.pool.drain(left())
+        if not self.writer.drain(left()):
+            logger.warning("shutting down with %d answer(s) still waiting for Slack", self.writer.pending())
         self.writer.close()
+        self.leases.close()
+        self.store.close()
 
 
 def make_socket_handler(app: App, settings: Settings) -> Any:
@@ -109,19 +132,32 @@ def identify(client: WebClient) -> Identity:
                     bot_id=str(response.get("bot_id") or ""))
 
 
+def open_state(settings: Settings) -> Store:
+    try:
+        return open_store(settings.state_url)
+    except StoreError as error:
+        raise StartupError(f"STATE_URL: {error}") from None
+
+
 def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = None,
                writer_backoff: Callable[[int], float] | None = None) -> Bot:
     """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing."""
     check_slack_sdk(slack_sdk.version.__version__)
+    # The bot retries Slack calls itself (bot/slack/errors.py says how): slack_sdk's own retry handlers are off,
+    # so that there is exactly one retry layer.
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                       timeout=settings.slack_timeout_seconds)  # type: ignore[arg-type]  # urllib takes floats
+                       timeout=settings.slack_timeout_seconds, retry_handlers=[])  # type: ignore[arg-type]
+    edit_client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[],
+                            timeout=min(EDIT_TIMEOUT, settings.slack_timeout_seconds))  # type: ignore[arg-type]
     identity = identify(client)
+    store = open_state(settings)
     renderer = SlackRenderer()
-    writer_options: dict[str, Any] = {"backoff": writer_backoff} if writer_backoff else {}
-    writer = SlackWriter(client, renderer, interval=settings.update_interval_seconds,
+    backoff: dict[str, Any] = {"backoff": writer_backoff} if writer_backoff else {}
+    reader = SlackReader(client, **backoff)
+    writer = SlackWriter(client, edit_client, reader, renderer, interval=settings.update_interval_seconds,
                          edits_per_minute=settings.slack_edits_per_minute, edit_burst=settings.slack_edit_burst,
                          posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
-                         **writer_options)
+                         retry_seconds=settings.slack_retry_seconds, **backoff)
     try:
         model = make_client(region=settings.aws_region,
                                             read_timeout=settings.bedrock_read_timeout_seconds,
@@ -129,26 +165,33 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
     except ModelError:
         raise StartupError("no AWS Region is configured: set AWS_REGION (for example us-east-1) or "
                            "AWS_DEFAULT_REGION") from None
-    registry = ThreadRegistry()
-    reader = SlackReader(client, **({"backoff": writer_backoff} if writer_backoff else {}))
+    registry = ThreadRegistry(store)
     policy = Policy(max_continuations=settings.max_continuations, max_attempts=settings.bedrock_max_attempts,
                     stream_retries=settings.bedrock_stream_retries,
                     max_output_tokens=settings.max_answer_output_tokens, **({"sleep": sleep} if sleep else {}))
-    responder = Responder(settings=settings, reader=reader, writer=writer, model=model,
-                          capabilities=ModelCapabilities(), registry=registry, identity=identity,
-                          join_markdown=renderer.join, policy=policy)
-    access = Access(settings, user_team=reader.user_team)
-    service = Service(reader=reader, responder=responder, access=access, writer=writer, registry=registry,
-                      identity=identity, workers=settings.max_concurrent_answers,
+    access = Access(settings, store, user_team=reader.user_team)
+    leases = LeaseKeeper(store, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", lease=LEASE_SECONDS)
+    responder = Responder(settings=settings, store=store, leases=leases, reader=reader, writer=writer, model=model,
+                          capabilities=ModelCapabilities(store), registry=registry, access=access,
+                          identity=identity, join_markdown=renderer.join, policy=policy)
+    service = Service(store=store, responder=responder, access=access, workers=settings.max_concurrent_answers,
                       max_queued=settings.max_queued_answers)
-    app = App(client=client, token_verification_enabled=False,
+    # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,
+    # so an event is acknowledged only once it is recorded; if the store fails, Slack delivers it again.
+    # ignoring_self_events_enabled=False: Bolt would drop the `message_deleted` event of the bot's own reply
+    # (its user is the bot's), which is how a deleted reply stops its answer at once; handlers/routing.py
+    # ignores the bot's own messages and edits itself.
+    app = App(client=client, token_verification_enabled=False, process_before_response=True,
+              ignoring_self_events_enabled=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
     handle = make_event_handler(lambda request, event_id: service.accept(request, event_id=event_id),
-                                team_id=identity.team_id, bot_user_id=identity.bot_user_id, bot_id=identity.bot_id)
+                                team_id=identity.team_id, bot_user_id=identity.bot_user_id, bot_id=identity.bot_id,
+                                deleted=lambda d: writer.deleted(d.channel, d.ts))
     register_handlers(app, handle)
     writer.start()
-    return Bot(settings=settings, app=app, client=client, writer=writer, service=service, responder=responder,
-               identity=identity)
+    leases.start()
+    return Bot(settings=settings, app=app, client=client, store=store, writer=writer, leases=leases,
+               service=service, responder=responder, identity=identity)
 
 
 def configure_logging(level: str) -> None:

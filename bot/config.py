@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.state import FORMS as STATE_URL_FORMS
+from bot.state import parse_state_url
 
 DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-6"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -83,6 +85,14 @@ def _optional(parse: Callable[[str, str], Any]) -> Callable[[str, str], Any]:
         return None if raw == "" else parse(name, raw)
 
     return wrapped
+
+
+def _state_url(name: str, raw: str) -> str:
+    try:
+        parse_state_url(raw)
+    except ValueError:
+        raise ConfigError(name, f"one of {STATE_URL_FORMS}") from None
+    return raw
 
 
 def _log_level(name: str, raw: str) -> str:
@@ -162,10 +172,22 @@ VARIABLES: tuple[Variable, ...] = (
              _float(0.01, 100.0)),
     Variable("SLACK_POST_BURST", "slack_post_burst", "5", "Burst allowance of that budget.", _int(1, 100)),
     Variable("SLACK_TIMEOUT_SECONDS", "slack_timeout_seconds", "15",
-             "HTTP timeout of one Slack Web API call (a timed-out edit is retried).", _float(0.1, 300.0)),
+             "HTTP timeout of one Slack Web API call that posts or reads (edits use at most 5 s: an edit is cheap "
+             "to redo with newer text); a call that timed out is retried.", _float(0.1, 300.0)),
     Variable("SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds", "20",
-             "On SIGTERM: how long answers in flight may finish before they are closed with a note.",
+             "On SIGTERM: how long answers in flight may finish; the rest are paused with a note and resumed by "
+             "the next start (or closed with a note under `memory://`). Keep the platform's grace period above it.",
              _float(0.0, 600.0)),
+    Variable("SLACK_RETRY_SECONDS", "slack_retry_seconds", "600",
+             "How long a Slack write that keeps failing (5xx, timeouts, resets) is retried before the final text "
+             "is posted as a new message, and then the answer given up (`undelivered`).", _float(1.0, 86400.0)),
+    Variable("STATE_URL", "state_url", "",
+             "Where the bot keeps its journal and dedupe state: unset = `sqlite:///bot-state.db` in the working "
+             "directory; `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`; `memory://` (nothing "
+             "kept: no resume after a restart).", _state_url),
+    Variable("RESUME_MAX_AGE_SECONDS", "resume_max_age_seconds", "900",
+             "At startup, answers interrupted by a crash or restart are resumed; older ones are closed with a note.",
+             _float(0.0, 86400.0)),
     Variable("CONTEXT_BUDGET_TOKENS", "context_budget_tokens", "150000",
              "Estimated input tokens of thread history sent to the model; older turns are dropped first.",
              _int(1000, 2000000)),
@@ -209,6 +231,9 @@ class Settings:
     slack_post_burst: int = 5
     slack_timeout_seconds: float = 15.0
     shutdown_grace_seconds: float = 20.0
+    slack_retry_seconds: float = 600.0
+    state_url: str = ""
+    resume_max_age_seconds: float = 900.0
     context_budget_tokens: int = 150000
     allowed_channel_ids: frozenset[str] = field(default_factory=frozenset)
     allowed_user_ids: frozenset[str] = field(default_factory=frozenset)

@@ -1,7 +1,9 @@
-"""One answer end to end: placeholder, history, model, Slack; the single error boundary.
+"""One answer end to end: admission, placeholder, history, model, Slack, journal; the single error boundary.
 
 `Responder.answer(job)` runs in a worker of the answer pool. Whatever fails, the reply ends with the text
-written so far and a short note, never on the placeholder, and the worker goes on to the next job.
+written so far and a short note, never on the placeholder, and the worker goes on to the next job. The job
+stays in the journal until its final text is in Slack; a job read back from the journal after a restart is
+resumed from the text its reply already shows (its messages' marks hold the model's Markdown).
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ from typing import Any
 
 from bot.config import Settings
 from bot.conversation import history
+from bot.conversation.access import Access
 from bot.conversation.pool import Job
-from bot.conversation.seen import BoundedSet
 from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
 from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.render.layout import LIMIT, PLACEHOLDER
+from bot.slack.marks import read_marks
 from bot.slack.markup import mentions
 from bot.slack.reader import SlackReader
-from bot.slack.writer import AnswerHandle, AnswerRef, PostError, SlackWriter
+from bot.slack.writer import AnswerHandle, AnswerRef, SlackWriter
+from bot.state import keys
+from bot.state.leases import LeaseKeeper
+from bot.state.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,10 @@ EMPTY_MENTION_HINT = ("Ask me something after the mention, for example: "
                       "“@bot how do I rotate IAM keys?”")
 TRIMMED_NOTE = "Older messages of this thread were left out to fit the model's context."
 SHUTDOWN_NOTE = "The bot restarted before it could finish this answer. Please ask again."
-WAIT_FOR_DELIVERY = 600.0
+PAUSED_NOTE = "The bot is restarting; this answer continues when it is back."
+TOO_OLD_NOTE = "The bot was down for too long to finish this answer. Please ask again."
+WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECONDS, then gives up itself
+WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,26 @@ class Identity:
     team_id: str
     bot_user_id: str
     bot_id: str
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """The routing facts of a job read back from the journal (the text is re-read from Slack)."""
+
+    team_id: str
+    channel: str
+    channel_type: str
+    user: str
+    user_team: str
+    ts: str
+    thread_ts: str
+    trigger: str
+    in_thread: bool
+    needs_qualification: bool
+    ext_shared: bool
+    text: str = ""
+    files: tuple[dict[str, Any], ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 def _inference_config(settings: Settings) -> dict[str, Any]:
@@ -64,77 +93,149 @@ class Responder:
         self,
         *,
         settings: Settings,
+        store: Store,
+        leases: LeaseKeeper,
         reader: SlackReader,
         writer: SlackWriter,
         model: ConverseStreamClient,
         capabilities: ModelCapabilities,
         registry: ThreadRegistry,
+        access: Access,
         identity: Identity,
         join_markdown: Callable[[list[str]], str],
         policy: Policy,
     ) -> None:
         self._settings = settings
+        self._store = store
+        self._leases = leases
         self._reader = reader
         self._writer = writer
         self._model = model
         self._caps = capabilities
-        self._registry = registry
+        self.registry = registry
+        self._access = access
         self._identity = identity
         self._join = join_markdown
         self._clock = time.monotonic
         self._policy = policy
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
-        self._post_failures = BoundedSet(capacity=1000, ttl=3600.0)  # log each channel's problem once an hour
+        self._lock = threading.Lock()
+        self._running: dict[str, Generation] = {}
 
-    # -- placeholder -----------------------------------------------------------------------------------
-    def ref(self, job: Job) -> AnswerRef:
+    # -- admission and the reply ---------------------------------------------------------------------------
+    @staticmethod
+    def ref(job: Job) -> AnswerRef:
+        r = job.record
+        return AnswerRef(team_id=r.team, channel=r.channel, thread_ts=r.thread_ts, reply_to=r.ts, answer_id=r.id)
+
+    def admit(self, job: Job) -> str | None:
+        """Apply the access rules; None if the job may be answered, else what was decided (the job is done)."""
+        verdict = self._access.check(job.request)
+        if verdict.allowed:
+            return None
         r = job.request
-        return AnswerRef(team_id=r.team_id, channel=r.channel, thread_ts=r.thread_ts, reply_to=r.ts,
-                         answer_id=f"{r.channel}-{r.ts}")
+        logger.info("not answering %s in %s (user %s): %s", r.ts, r.channel, r.user, verdict.reason)
+        if verdict.note:
+            self._writer.post_note(self.ref(job), verdict.note)
+        self._store.finish_job(job.record.id)
+        return "refused" if verdict.note else "not_allowed"
 
-    def post_placeholder(self, job: Job, *, queued: bool = False) -> bool:
-        """Post the reply's placeholder now; False (logged once, with the fix) if Slack refuses."""
-        try:
-            job.placeholder_ts = self._writer.post_placeholder(self.ref(job), QUEUED if queued else PLACEHOLDER)
-        except PostError as error:
-            first = self._post_failures.add((job.request.channel, error.error))
-            logger.log(logging.ERROR if first else logging.DEBUG, "cannot reply in channel %s: %s. %s",
-                       job.request.channel, error.error, _post_fix(error.error))
-            return False
-        job.queued = queued
-        job.placeholder_at = self._clock()
-        return True
+    def open(self, job: Job, restored: Sequence[tuple[str, str, str]] = ()) -> AnswerHandle:
+        """Open the job's reply: the writer posts its placeholder at once (unless `restored` messages exist)."""
+        job_id = job.record.id
+
+        def journal(parts: tuple[str, ...]) -> None:
+            try:
+                self._store.update_job(job_id, owner=self._leases.owner, parts=parts)
+            except Exception:  # the marks in Slack still say where the answer is; only a look-up is lost
+                logger.warning("could not record the messages of answer %s", job_id, exc_info=True)
+
+        handle = self._writer.open(self.ref(job), status=QUEUED if job.queued else PLACEHOLDER, limit=LIMIT,
+                                   restored=restored, on_parts=journal)
+        job.handle = handle
+        return handle
+
+    def reject(self, job: Job, note: str) -> None:
+        """The pool is full: say so in the reply (or a note) and forget the job."""
+        if job.handle is not None:
+            job.handle.finish(note.removeprefix(":hourglass: "))
+        else:
+            self._writer.post_note(self.ref(job), note)
+        self._store.finish_job(job.record.id)
+
+    def stop(self) -> None:
+        """Shutdown: every answer stops asking the model now (even a silent stream is shut)."""
+        self.shutting_down.set()
+        with self._lock:
+            running = list(self._running.values())
+        for generation in running:
+            generation.abort()
 
     # -- the answer ------------------------------------------------------------------------------------
     def answer(self, job: Job) -> None:
-        if job.placeholder_ts is None and not self.post_placeholder(job):
+        owner = self._leases.owner
+        record = self._store.acquire(job.record.id, owner, self._leases.lease, force=not self._store.info.shared)
+        if record is None:
+            logger.info("job %s is held by another process; leaving it", job.record.id)
             return
-        assert job.placeholder_ts is not None
-        handle = self._writer.open(self.ref(job), job.placeholder_ts, QUEUED if job.queued else PLACEHOLDER,
-                                   limit=LIMIT)
-        if self.shutting_down.is_set():  # accepted before the shutdown began, never started: say so, ask nothing
-            handle.finish(SHUTDOWN_NOTE)
-            handle.wait(10.0)
+        job.record = record
+        lost = threading.Event()
+        self._leases.add(record.id, lost.set)
+        try:
+            self._answer(job, lost)
+        finally:
+            self._leases.remove(record.id)
+
+    def _answer(self, job: Job, lost: threading.Event) -> None:
+        durable = self._store.info.durable
+        if self.shutting_down.is_set() and job.handle is None and durable:
+            self._store.release(job.record.id, self._leases.owner)  # never started: the next start answers it
+            return
+        log: dict[str, Any] = {"trigger": job.record.trigger, "outcome": "complete", "attempt": job.record.attempts}
+        thread: list[dict[str, Any]] | None = None
+        shown = ""
+        if job.request is None:
+            job.request = _stored_request(job)
+        if job.resumed:
+            resumed = self._restore(job, log)
+            if resumed is None:
+                return
+            thread, shown = resumed
+        must_qualify = job.deferred or (job.resumed and job.handle is None
+                                        and (job.record.qualify or self._access.needs_lookup(job.request)))
+        if must_qualify and not self._qualify(job):
+            return
+        if job.handle is None:
+            self.open(job)
+        handle = job.handle
+        assert handle is not None
+        if self.shutting_down.is_set():  # accepted before the shutdown began, never started
+            self._close_for_shutdown(job, handle, durable, None)
             return
         if job.queued:
             handle.set_status(PLACEHOLDER)
-        log: dict[str, Any] = {"trigger": job.request.trigger, "outcome": "complete"}
+        handle.settled.wait(WAIT_FOR_PLACEHOLDER)
+        if handle.cancelled:  # the placeholder was refused (the writer logged why) or the thread is gone
+            self._store.finish_job(job.record.id)
+            log["outcome"] = handle.outcome.value
+            self._log(job, handle, None, log)
+            return
         generation: Generation | None = None
         note: str | None = None
         try:
-            messages, notes, system = self._conversation(job, handle, log)
+            messages, notes, system = self._conversation(job, handle, log, thread)
             if not messages:
                 note = EMPTY_MENTION_HINT
                 log["outcome"] = "empty_question"
             else:
-                generation = self._generate(handle, messages, system)
+                generation = self._generation(job, handle, messages, system, shown, lost)
+                for piece in generation:
+                    handle.append(piece)
                 if generation.outcome.history_shrunk and TRIMMED_NOTE not in notes:
                     notes.append(TRIMMED_NOTE)
                 notes.extend(n for n in [generation.outcome.note] if n)
                 note = " ".join(notes) or None
-                if generation.outcome.cancelled:
-                    log["outcome"] = "reply_deleted"
-                elif generation.outcome.error is not None:
+                if generation.outcome.error is not None:
                     log["outcome"] = "error"
                 elif generation.outcome.note:
                     log["outcome"] = "complete_with_note"
@@ -142,32 +243,118 @@ class Responder:
             logger.exception("answer %s failed", handle.key)
             note = exc.note if isinstance(exc, ModelError) else NOTES[Kind.UNKNOWN]
             log["outcome"] = "error"
-        if self.shutting_down.is_set() and generation is not None and generation.outcome.cancelled:
-            note = SHUTDOWN_NOTE
+        finally:
+            with self._lock:
+                self._running.pop(job.record.id, None)
+        if lost.is_set():  # another process took the job over: it writes from now on
+            log["outcome"] = "taken_over"
+            self._writer.forget(handle)
+            self._log(job, handle, generation, log)
+            return
+        if generation is not None and generation.outcome.cancelled and self.shutting_down.is_set() \
+                and not handle.cancelled:
+            log["outcome"] = self._close_for_shutdown(job, handle, durable, generation)
+            self._log(job, handle, generation, log)
+            return
         if not handle.cancelled:
             handle.finish(note)
-            if not handle.wait(WAIT_FOR_DELIVERY):
-                log["outcome"] = "delivery_timeout"
-        if handle.cancelled and log["outcome"] == "complete":
-            log["outcome"] = "reply_deleted"
+            handle.wait(WAIT_FOR_DELIVERY)
+        if handle.cancelled:
+            log["outcome"] = handle.outcome.value
+        self._store.finish_job(job.record.id)
         self._log(job, handle, generation, log)
 
-    def _conversation(self, job: Job, handle: AnswerHandle,
-                      log: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    def _close_for_shutdown(self, job: Job, handle: AnswerHandle, durable: bool,
+                            generation: Generation | None) -> str:
+        """The process is stopping before this answer is done: with a durable journal, show what is written
+        with a note and leave the job for the next start; otherwise end it with a note."""
+        if durable:
+            handle.suspend(PAUSED_NOTE)
+            handle.wait(10.0)
+            self._store.release(job.record.id, self._leases.owner)
+            return "suspended"
+        handle.finish(SHUTDOWN_NOTE)
+        handle.wait(10.0)
+        self._store.finish_job(job.record.id)
+        return "shutdown"
+
+    # -- resuming ----------------------------------------------------------------------------------------
+    def _restore(self, job: Job, log: dict[str, Any]) -> tuple[list[dict[str, Any]], str] | None:
+        """A job read back from the journal: find its reply in Slack. Returns the thread and the answer's text
+        shown so far, or None when nothing is left to do (already complete, or too old: closed with a note)."""
+        record = job.record
+        thread, pages = self._reader.fetch_thread(record.channel, record.thread_ts)
+        log["history_pages"] = pages
+        ours = sorted(((m, marks) for m in thread if (marks := read_marks(m)) is not None
+                       and marks.get("answer") == record.id), key=lambda pair: int(pair[1].get("part", 0)))
+        by_part: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for message, marks in ours:  # a part posted twice (its response lost): keep the first
+            by_part.setdefault(int(marks.get("part", 0)), (message, marks))
+        parts = [by_part[i] for i in sorted(by_part)]
+        last = parts[-1][1] if parts else None
+        if last is not None and last.get("state") == "final" and last.get("parts") == len(parts):
+            logger.info("answer %s was already complete in Slack", record.id)
+            self._store.finish_job(record.id)
+            return None
+        restored = [(str(m.get("ts")), str(m.get("text") or ""),
+                     str(marks["md"]) if "md" in marks else history.visible_answer_text(str(m.get("text") or "")))
+                    for m, marks in parts]
+        if time.time() - record.created > self._settings.resume_max_age_seconds:
+            logger.info("answer %s is too old to resume; closing it", record.id)
+            if restored:
+                handle = self.open(job, restored)
+                handle.finish(TOO_OLD_NOTE)
+            else:
+                handle = self._writer.post_note(self.ref(job), f":warning: _{TOO_OLD_NOTE}_")
+            handle.wait(WAIT_FOR_DELIVERY)
+            self._store.finish_job(record.id)
+            log["outcome"] = "closed_stale"
+            self._log(job, handle, None, log)
+            return None
+        shown = ""
+        if restored and any(marks.get("state") != "thinking" for _m, marks in parts):
+            shown = self._join([md for _ts, _text, md in restored])
+            self.open(job, restored)
+        elif restored:
+            self.open(job, restored[:1])  # only the placeholder exists
+        log["resumed"] = True
+        return thread, shown
+
+    def _qualify(self, job: Job) -> bool:
+        """What needed Slack before answering: is the thread the bot's, and may this person ask?"""
+        r = job.request
+        if r.needs_qualification:
+            def ask() -> bool:
+                root = self._reader.fetch_root(r.channel, r.thread_ts)
+                return root is not None and mentions(str(root.get("text", "")), self._identity.bot_user_id)
+
+            if not self.registry.resolve(r.team_id, r.channel, r.thread_ts, ask):
+                self._store.unclaim(keys.message(r.team_id, r.channel, r.ts))
+                self._store.finish_job(job.record.id)
+                logger.debug("thread %s in %s was not started for the bot", r.thread_ts, r.channel)
+                return False
+        return self.admit(job) is None
+
+    # -- history and model --------------------------------------------------------------------------------
+    def _conversation(self, job: Job, handle: AnswerHandle, log: dict[str, Any],
+                      thread: list[dict[str, Any]] | None
+                      ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
         """The Bedrock messages for this job, notes to show, and the system prompt."""
         r = job.request
         ident = self._identity
-        if r.in_thread:
+        if thread is not None:
+            raw = thread
+        elif r.in_thread or job.resumed:
             raw, pages = self._reader.fetch_thread(r.channel, r.thread_ts)
             log["history_pages"] = pages
-            root = raw[0] if raw else {}
-            started_for_bot = r.channel_type == "im" or mentions(str(root.get("text", "")),
-                                                                          ident.bot_user_id)
-            self._registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         else:
             log["history_pages"] = 0
             raw = [{"type": "message", "user": r.user, "text": r.text, "ts": r.ts, "files": list(r.files),
                     "attachments": list(r.attachments)}]
+        if r.in_thread and raw:
+            root = raw[0]
+            started_for_bot = r.channel_type == "im" or mentions(str(root.get("text", "")), ident.bot_user_id)
+            self.registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         turns = history.thread_turns(raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id, upto_ts=r.ts,
                                      skip_answers={handle.key}, join_markdown=self._join)
         if not turns or turns[-1].role != "user" or turns[-1].anchor[0] != history.ts_key(r.ts):
@@ -181,8 +368,8 @@ class Responder:
                                          history.MULTI_USER_PROMPT if multi else "") if p)
         return messages, notes, [{"text": prompt}]
 
-    def _generate(self, handle: AnswerHandle, messages: list[dict[str, Any]],
-                  system: list[dict[str, Any]]) -> Generation:
+    def _generation(self, job: Job, handle: AnswerHandle, messages: list[dict[str, Any]],
+                    system: list[dict[str, Any]], shown: str, lost: threading.Event) -> Generation:
         request = ModelRequest(model_id=self._settings.bedrock_model_id, messages=messages, system=system,
                                inference_config=_inference_config(self._settings), cache=True)
 
@@ -192,13 +379,17 @@ class Responder:
             return smaller if dropped else None
 
         generation = Generation(self._model, request, self._caps, self._policy, on_wait=handle.set_status,
-                                cancelled=lambda: handle.cancelled or self.shutting_down.is_set(), shrink=shrink)
-        for piece in generation:
-            handle.append(piece)
+                                cancelled=lambda: handle.cancelled or lost.is_set() or self.shutting_down.is_set(),
+                                shrink=shrink, shown=shown)
+        with self._lock:
+            self._running[job.record.id] = generation
+        handle.on_end(generation.abort)  # the reply was deleted: stop the model at once, even mid-silence
+        if self.shutting_down.is_set():
+            generation.abort()
         return generation
 
     def _log(self, job: Job, handle: AnswerHandle, generation: Generation | None, log: dict[str, Any]) -> None:
-        r = job.request
+        r = job.record
         outcome = generation.outcome if generation else None
         stats = handle.stats
 
@@ -206,7 +397,7 @@ class Responder:
             return None if t is None else round(t - job.received, 3)
 
         line = {
-            "team": r.team_id, "channel": r.channel, "thread_ts": r.thread_ts, "ts": r.ts, "user": r.user,
+            "team": r.team, "channel": r.channel, "thread_ts": r.thread_ts, "ts": r.ts, "user": r.user,
             **log,
             "bedrock_calls": outcome.calls if outcome else 0,
             "continuations": outcome.continuations if outcome else 0,
@@ -216,18 +407,18 @@ class Responder:
             "cache_read_tokens": outcome.usage.get("cacheReadInputTokens", 0) if outcome else 0,
             "cache_write_tokens": outcome.usage.get("cacheWriteInputTokens", 0) if outcome else 0,
             "stop_reason": outcome.stop_reason if outcome else None,
-            "error": outcome.error.code if outcome and outcome.error else None,
-            "t_placeholder": since(job.placeholder_at), "t_first_text": since(stats.first_visible),
-            "t_final": since(stats.final_visible), "slack_edits": stats.edits, "slack_posts": stats.posts + 1,
-            "slack_429": stats.rate_limited, "messages": len(handle.delivered),
+            "error": outcome.error.code if outcome and outcome.error else handle.error,
+            "t_placeholder": since(stats.placeholder_visible), "t_first_text": since(stats.first_visible),
+            "t_final": since(stats.final_visible), "slack_edits": stats.edits, "slack_posts": stats.posts,
+            "slack_429": stats.rate_limited, "slack_failures": stats.failures, "slack_adopted": stats.adopted,
+            "messages": len(handle.delivered),
         }
         logger.info("answer %s", json.dumps(line, ensure_ascii=False, sort_keys=False))
 
 
-def _post_fix(error: str) -> str:
-    return {
-        "not_in_channel": "Invite the bot to the channel (/invite @bot).",
-        "channel_not_found": "The channel does not exist or the bot cannot see it.",
-        "is_archived": "The channel is archived.",
-        "restricted_action": "A workspace setting forbids the bot to post there.",
-    }.get(error, "See Slack's documentation for chat.postMessage errors.")
+def _stored_request(job: Job) -> StoredRequest:
+    r = job.record
+    return StoredRequest(team_id=r.team, channel=r.channel, channel_type=r.channel_type, user=r.user,
+                         user_team=r.user_team, ts=r.ts, thread_ts=r.thread_ts, trigger=r.trigger,
+                         in_thread=r.in_thread, needs_qualification=r.qualify, ext_shared=r.ext_shared)
+

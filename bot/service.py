@@ -1,100 +1,93 @@
-"""From a routed Slack message to an answer job: qualification, deduplication, placeholder, pool.
+"""From a routed Slack message to an answer job: accept → dedupe → journal → pool; and resume at startup.
 
-Runs in Bolt's listener thread, so it only decides, posts the placeholder and hands over; the answer
-itself streams in a worker of the `AnswerPool`.
+`accept` runs in the Socket Mode listener *before* the event is acknowledged (`process_before_response`), so
+"accepted" means "written to the journal": if the store cannot be written, the event is not acknowledged and
+Slack delivers it again. It does nothing slow: no Slack call, no model call. It claims the message (exactly
+once, whichever copy of it arrives), applies the access rules that need no Slack call, opens the reply (the
+writer posts the placeholder on its own threads) and hands the job to the answer pool. What needs Slack first
+(is this thread the bot's? whose user is this?) is decided by the job's worker.
+
+`resume` runs once at startup, before any event is taken: every job the journal still holds is answered
+again from where its reply stands in Slack (`bot.responder`), or closed with a note if it is too old.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from bot.conversation.access import Access
 from bot.conversation.pool import AnswerPool, Job
-from bot.conversation.seen import BoundedSet
-from bot.conversation.threads import ThreadRegistry
-from bot.render.layout import LIMIT
-from bot.responder import Identity, Responder
-from bot.slack.markup import mentions
-from bot.slack.reader import SlackReader
-from bot.slack.writer import AnswerRef, PostError, SlackWriter
+from bot.responder import Responder
+from bot.state import keys
+from bot.state.store import JobRecord, Store
 
 logger = logging.getLogger(__name__)
 
 BUSY_NOTE = ":hourglass: I'm answering a lot of questions right now. Please try again in a minute."
 
 
+def job_record(request: Any, now: float) -> JobRecord:
+    """The journal entry of a routed request: ids and flags only, never its text."""
+    return JobRecord(id=keys.job_id(request.team_id, request.channel, request.ts), team=request.team_id,
+                     channel=request.channel, thread_ts=request.thread_ts, ts=request.ts, user=request.user,
+                     trigger=request.trigger, channel_type=request.channel_type, user_team=request.user_team,
+                     in_thread=request.in_thread, qualify=request.needs_qualification,
+                     ext_shared=request.ext_shared, created=now)
+
+
 class Service:
     """Accepts `Request`s (see `handlers.routing`) and makes sure each message is answered exactly once."""
 
-    def __init__(
-        self,
-        *,
-        reader: SlackReader,
-        responder: Responder,
-        writer: SlackWriter,
-        registry: ThreadRegistry,
-        identity: Identity,
-        workers: int,
-        max_queued: int,
-        access: Access,
-    ) -> None:
-        self._reader = reader
+    def __init__(self, *, store: Store, responder: Responder, access: Access, workers: int, max_queued: int) -> None:
+        self._store = store
         self._responder = responder
-        self._writer = writer
-        self._registry = registry
-        self._identity = identity
-        self._events = BoundedSet()
-        self._messages = BoundedSet()
         self._access = access
         self.pool = AnswerPool(responder.answer, workers=workers, max_queued=max_queued)
 
-    def _started_for_bot(self, request: Any) -> bool:
-        def ask() -> bool:
-            root = self._reader.fetch_root(request.channel, request.thread_ts)
-            return root is not None and mentions(str(root.get("text", "")), self._identity.bot_user_id)
-
-        return self._registry.resolve(request.team_id, request.channel, request.thread_ts, ask)
-
     def accept(self, request: Any, *, event_id: str | None) -> str:
-        """Handle one routed request; returns what was decided (for logs and tests)."""
-        if event_id and not self._events.add((request.team_id, event_id)):
-            return "duplicate_event"
-        if request.needs_qualification and not self._started_for_bot(request):
-            return "thread_not_for_bot"
-        if not self._messages.add((request.team_id, request.channel, request.ts)):
-            return "already_answered"
-        verdict = self._access.check(request)
-        if not verdict.allowed:
-            logger.info("not answering %s in %s (user %s): %s", request.ts, request.channel, request.user,
-                        verdict.reason)
-            if verdict.note:
-                self._post_note(request, verdict.note)
-            return "refused" if verdict.note else "not_allowed"
+        """Handle one routed request; returns what was decided (for logs and tests). Raises if the journal
+        cannot be written (the event is then not acknowledged)."""
+        claims = [keys.message(request.team_id, request.channel, request.ts)]
+        if event_id:
+            claims.insert(0, keys.event(request.team_id, event_id))
+        result = self._store.add_job(job_record(request, time.time()), claims, keys.MESSAGE_TTL)
+        if not result.added:
+            return "duplicate_event" if event_id and result.taken == claims[0] else "already_answered"
+        assert result.job is not None
+        job = Job(key=(request.team_id, request.channel, request.thread_ts), record=result.job, request=request)
+        deferred = request.needs_qualification or self._access.needs_lookup(request)
+        if not deferred:
+            verdict = self._responder.admit(job)
+            if verdict is not None:
+                return verdict
+        job.deferred = deferred
         if request.trigger in ("mention", "dm") and not request.in_thread:
-            self._registry.set(request.team_id, request.channel, request.thread_ts, True)
-        job = Job(key=(request.team_id, request.channel, request.thread_ts), request=request)
-        # a job behind another in the same thread gets its placeholder when its turn comes
+            self._responder.registry.set(request.team_id, request.channel, request.thread_ts, True)
+        return self._submit(job)
+
+    def _submit(self, job: Job) -> str:
         claimed = not self.pool.busy(job.key)
-        if claimed and not self._responder.post_placeholder(job, queued=self.pool.claim()):
-            self.pool.unclaim()
-            return "cannot_post"
+        queued = self.pool.claim() if claimed else True
+        if not job.deferred and job.handle is None:
+            job.queued = queued
+            self._responder.open(job)
         if not self.pool.submit(job, claimed=claimed):
-            self._reject(job)
+            self._responder.reject(job, BUSY_NOTE)
             return "busy"
-        return "accepted"
+        return "deferred" if job.deferred else "accepted"
 
-    def _reject(self, job: Job) -> None:
-        if job.placeholder_ts is None:
-            self._post_note(job.request, BUSY_NOTE)
-            return
-        handle = self._writer.open(self._responder.ref(job), job.placeholder_ts, "", limit=LIMIT)
-        handle.finish(BUSY_NOTE.removeprefix(":hourglass: "))
-
-    def _post_note(self, request: Any, text: str) -> None:
-        ref = AnswerRef(team_id=request.team_id, channel=request.channel, thread_ts=request.thread_ts,
-                        reply_to=request.ts, answer_id=f"{request.channel}-{request.ts}")
-        try:
-            self._writer.post_placeholder(ref, text)
-        except PostError as error:
-            logger.error("cannot reply in channel %s: %s", request.channel, error.error)
+    def resume(self) -> int:
+        """Put every job the journal holds back into the pool (oldest first); return how many."""
+        jobs = self._store.jobs()
+        for record in jobs:
+            job = Job(key=(record.team, record.channel, record.thread_ts), record=record, resumed=True)
+            claimed = not self.pool.busy(job.key)
+            if claimed:
+                self.pool.claim()
+            if not self.pool.submit(job, claimed=claimed, force=True):
+                logger.error("could not queue job %s for resumption", record.id)
+        if jobs:
+            logger.info("resuming %d answer(s) from the journal", len(jobs))
+        return len(jobs)

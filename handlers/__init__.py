@@ -1,7 +1,10 @@
 """Slack event routing: the whole table on one screen.
 
 `app_mention` and `message` events go through one listener: `handlers.routing.route` decides (pure), the
-service answers. Bolt acks each event before the listener runs, so slow work never causes redelivery.
+service journals the job and hands it over. The app runs with `process_before_response`, so an event is
+acknowledged only after the listener returned: a message is "accepted" once it is in the journal, and if the
+journal cannot be written the listener raises, the event is not acknowledged and Slack delivers it again.
+The listener does nothing slow (no Slack or model call), far below Slack's 3-second acknowledgement window.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest
 
-from handlers.routing import Ignore, Request, route
+from handlers.routing import Deleted, Ignore, Request, route
 
 logger = logging.getLogger(__name__)
 
 
 def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id: str, bot_user_id: str,
-                       bot_id: str) -> Callable[..., None]:
+                       bot_id: str, deleted: Callable[[Deleted], None] = lambda d: None) -> Callable[..., None]:
     """The listener for `app_mention` and `message` events (ordinary parameters: Bolt injects by name)."""
 
     def handle_event(body: dict[str, Any], event: dict[str, Any], request: BoltRequest) -> None:
@@ -28,6 +31,9 @@ def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id:
         retry = next(iter(request.headers.get("x-slack-retry-num") or ()), None)
         if isinstance(decision, Ignore):
             logger.debug("ignored event %s: %s", event_id, decision.reason)
+            return
+        if isinstance(decision, Deleted):
+            deleted(decision)
             return
         outcome = accept(decision, event_id if isinstance(event_id, str) else None)
         logger.info("event %s (%s%s) in %s: %s", event_id, event.get("type"),

@@ -50,13 +50,29 @@ class Ignore:
     reason: str
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """One of the bot's own messages was deleted: if an answer is still writing into it, it stops."""
+
+    team_id: str
+    channel: str
+    ts: str
+
+
 def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: str,
-          ext_shared: bool = False) -> Request | Ignore:
+          ext_shared: bool = False) -> Request | Deleted | Ignore:
     """Decide what to do with one event (see the module docstring)."""
     kind = event.get("type")
     if kind not in ("app_mention", "message"):
         return Ignore(f"event type {kind}")
     subtype = event.get("subtype")
+    if subtype == "message_deleted":
+        previous = event.get("previous_message") or {}
+        deleted_ts, channel = event.get("deleted_ts") or previous.get("ts"), event.get("channel")
+        ours = previous.get("user") == bot_user_id or (bot_id and previous.get("bot_id") == bot_id)
+        if ours and isinstance(deleted_ts, str) and isinstance(channel, str):
+            return Deleted(team_id=team_id, channel=channel, ts=deleted_ts)
+        return Ignore("a deleted message")
     if subtype not in ANSWERED_SUBTYPES:
         return Ignore(f"subtype {subtype}")
     user = event.get("user")

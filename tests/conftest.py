@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -59,8 +62,14 @@ def process_env(**env: str) -> dict[str, str]:
     return {**clean, "PYTHONPATH": ROOT, **env}
 
 
+def fresh_state_url() -> str:
+    """A journal of its own for one bot: a SQLite file in a new temporary directory (never the repository's)."""
+    return f"sqlite:///{tempfile.mkdtemp(prefix='bot-state-')}/state.db"
+
+
 def bot_env(slack: FakeSlack, **overrides: str) -> dict[str, str]:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": slack.api_url,
+           "STATE_URL": fresh_state_url(),
            "BEDROCK_MODEL_ID": MODEL, "UPDATE_INTERVAL_SECONDS": "0.2", "BEDROCK_READ_TIMEOUT_SECONDS": "2",
            "AWS_REGION": AWS_ENV["AWS_REGION"], "SLACK_POSTS_PER_SECOND_PER_CHANNEL": "50", "SLACK_POST_BURST": "50",
            # functional tests should not depend on how much budget earlier tests of the module used;
@@ -104,3 +113,35 @@ def fresh(slack: FakeSlack, bedrock: FakeBedrock) -> None:
     slack.reset()
     bedrock.reset()
     bedrock.set_default_model()
+
+
+@pytest.fixture
+def spawn(tmp_path: Any) -> Iterator[Callable[[dict[str, str]], subprocess.Popen[str]]]:
+    """spawn(env) -> a `python -m bot` child process, killed at the end. What it prints goes to a file (so a
+    chatty child never blocks on a full pipe): read it with `output(proc)`."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(env: dict[str, str]) -> subprocess.Popen[str]:
+        log = open(tmp_path / f"bot-{len(procs)}.log", "w")  # noqa: SIM115 - closed with the process below
+        proc = subprocess.Popen([sys.executable, "-m", "bot"], env=process_env(**env), cwd=tmp_path,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, text=True)
+        LOGS[proc.pid] = (log, tmp_path / f"bot-{len(procs)}.log")
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        LOGS.pop(proc.pid)[0].close()
+
+
+LOGS: dict[int, tuple[Any, Any]] = {}
+
+
+def output(proc: subprocess.Popen[str]) -> str:
+    """Everything a spawned bot printed so far."""
+    handle, path = LOGS[proc.pid]
+    handle.flush()
+    return str(path.read_text())

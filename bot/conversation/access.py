@@ -3,7 +3,10 @@
 `Access.check(request)` runs before any Bedrock call or placeholder. Outside the rules the bot either stays
 silent (a channel not on the allow-list: nobody asked it there) or replies once per conversation with a
 polite refusal (a DM from someone not allowed, an external user), so a refused person is not spammed
-with the same note on every message.
+with the same note on every message ("already told" is a claim in the state store, so it holds across
+restarts and processes). Only telling an external user apart in a shared channel may need Slack
+(`users.info`); `needs_lookup` says so, and the caller then runs `check` on its own threads, never in a
+Bolt listener.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation.seen import BoundedSet
+from bot.state import keys
+from bot.state.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -42,22 +46,28 @@ ALLOWED = Verdict(True)
 class Access:
     """Applies ALLOWED_CHANNEL_IDS, ALLOWED_USER_IDS, ALLOW_EXTERNAL_USERS and USER_RATE_LIMIT_PER_MINUTE."""
 
-    def __init__(self, settings: Settings, *, user_team: Callable[[str], str | None] = lambda user: None) -> None:
+    def __init__(self, settings: Settings, store: Store, *,
+                 user_team: Callable[[str], str | None] = lambda user: None) -> None:
         self._channels = settings.allowed_channel_ids
         self._users = settings.allowed_user_ids
         self._external_ok = settings.allow_external_users
         self._per_minute = settings.user_rate_limit_per_minute
         self._user_team = user_team
         self._clock = time.monotonic
-        self._refused = BoundedSet(capacity=50000, ttl=7 * 24 * 3600.0)
+        self._store = store
         self._lock = threading.Lock()
         self._recent: dict[tuple[str, str], deque[float]] = {}
 
     def _once(self, request: Any, reason: str, note: str) -> Verdict:
         """Refuse with `note` the first time in this conversation (a DM counts as one), silently after."""
-        where = request.channel if request.channel_type == "im" else (request.channel, request.thread_ts)
-        first = self._refused.add((request.team_id, where, request.user, reason))
+        where = request.channel if request.channel_type == "im" else f"{request.channel}:{request.thread_ts}"
+        first = self._store.claim(keys.refusal(request.team_id, where, request.user, reason), keys.REFUSAL_TTL)
         return Verdict(False, reason, note if first else None)
+
+    def needs_lookup(self, request: Any) -> bool:
+        """True if `check` would have to ask Slack whose user this is (a shared channel, no team in the event)."""
+        team = request.user_team
+        return not self._external_ok and request.ext_shared and (not team or team == request.team_id)
 
     def _external(self, request: Any) -> bool:
         team = request.user_team

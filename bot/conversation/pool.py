@@ -15,14 +15,20 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One message to answer. `placeholder_ts` is set once its reply exists in Slack."""
+    """One message to answer, as the pool and the responder see it.
+
+    `record` is its journal entry (ids only); `request` the routed event (None when the job was read back from
+    the journal after a restart: its text is then re-read from Slack); `handle` its reply, once opened.
+    """
 
     key: tuple[str, str, str]  # (team_id, channel, thread_ts): one answer at a time per key
-    request: Any
-    placeholder_ts: str | None = None
-    queued: bool = False
+    record: Any  # bot.state.store.JobRecord
+    request: Any = None
+    handle: Any = None  # bot.slack.writer.AnswerHandle
+    queued: bool = False  # its placeholder says it waits for a worker
+    deferred: bool = False  # Slack must be asked something before it may be answered (no placeholder yet)
+    resumed: bool = False  # read back from the journal at startup
     received: float = field(default_factory=time.monotonic)
-    placeholder_at: float | None = None
 
 
 class AnswerPool:
@@ -65,11 +71,12 @@ class AnswerPool:
         with self._cond:
             self._claims -= 1
 
-    def submit(self, job: Job, *, claimed: bool = False) -> bool:
+    def submit(self, job: Job, *, claimed: bool = False, force: bool = False) -> bool:
+        """Queue `job`; False if the pool is closed or (unless `force`: jobs resumed from the journal) full."""
         with self._cond:
             if claimed:
                 self._claims -= 1
-            if self._closed or (self._waiting >= self._max_queued and (
+            if self._closed or (not force and self._waiting >= self._max_queued and (
                 job.key in self._active or self._running + len(self._ready) >= self._workers
             )):
                 return False
@@ -106,6 +113,11 @@ class AnswerPool:
                         del self._jobs[key]
                         self._active.discard(key)
                     self._cond.notify_all()
+
+    def counts(self) -> tuple[int, int]:
+        """(answers running, answers waiting for a worker)."""
+        with self._cond:
+            return self._running, self._waiting
 
     def drain(self, timeout: float) -> bool:
         """Stop taking jobs; wait up to `timeout` for running and queued ones. True if all finished."""

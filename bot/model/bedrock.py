@@ -51,6 +51,11 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """The stream is alive but said nothing for the answer (reasoning, block boundaries, metadata)."""
+
+
+@dataclass(frozen=True)
 class StreamEnd:
     """The model stopped. `usage` is the stream's `metadata.usage` (it arrives after `messageStop`)."""
 
@@ -58,7 +63,7 @@ class StreamEnd:
     usage: dict[str, int] = field(default_factory=dict)
 
 
-StreamEvent = TextDelta | StreamEnd
+StreamEvent = TextDelta | Progress | StreamEnd
 
 
 def _model_error(exc: BaseException, *, mid_stream: bool) -> ModelError:
@@ -92,7 +97,8 @@ def _model_error(exc: BaseException, *, mid_stream: bool) -> ModelError:
 
 
 class OpenStream:
-    """One ConverseStream call in progress. Iterate it for events; `close()` stops it early."""
+    """One ConverseStream call in progress. Iterate it for events; `close()` stops it early; `abort()`, from
+    another thread, wakes a read that waits on a silent stream (the iteration then raises)."""
 
     def __init__(self, response: Mapping[str, Any]) -> None:
         self._stream = response["stream"]
@@ -104,13 +110,15 @@ class OpenStream:
             for event in self._stream:
                 if "contentBlockDelta" in event:
                     text = event["contentBlockDelta"].get("delta", {}).get("text")
-                    if text:  # reasoningContent / toolUse deltas are not part of the answer
-                        yield TextDelta(text)
-                elif "messageStop" in event:
+                    # reasoningContent / toolUse deltas are not part of the answer, but the stream is alive
+                    yield TextDelta(text) if text else Progress()
+                    continue
+                if "messageStop" in event:
                     stop_reason = str(event["messageStop"].get("stopReason", "end_turn"))
                 elif "metadata" in event:
                     usage = {k: int(v) for k, v in event["metadata"].get("usage", {}).items()
                              if isinstance(v, int)}
+                yield Progress()
         except ModelError:
             raise
         except Exception as exc:
@@ -119,6 +127,20 @@ class OpenStream:
             raise ModelError(Kind.CONNECTION, "IncompleteStream", "stream ended without messageStop",
                              mid_stream=True)
         yield StreamEnd(stop_reason, usage)
+
+    def abort(self) -> None:
+        """Called from another thread: shut the connection's read side so that a read blocked on a silent
+        stream returns at once. (botocore's EventStream keeps the urllib3 response as `_raw_stream`; urllib3 2
+        can shut its socket down from another thread, which `close()` alone does not reliably do.)"""
+        raw = getattr(self._stream, "_raw_stream", None)
+        shutdown = getattr(raw, "shutdown", None)
+        try:
+            if shutdown is not None:
+                shutdown()
+            else:
+                self.close()
+        except Exception:  # already closed or released: nothing is waiting on it
+            logger.debug("aborting the Bedrock stream failed", exc_info=True)
 
     def close(self) -> None:
         close = getattr(self._stream, "close", None)

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import Kind, ModelError
-from bot.model.bedrock import ConverseStreamClient, OpenStream, StreamEnd, TextDelta, open_stream
+from bot.model.bedrock import ConverseStreamClient, OpenStream, Progress, StreamEnd, TextDelta, open_stream
 from bot.model.continuation import Form, Seam, continuation_messages
+from bot.state import keys
+from bot.state.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -41,31 +43,40 @@ def stop_note(reason: str) -> str:
 
 
 class ModelCapabilities:
-    """What each model id accepts, learned from its rejections (thread-safe, per process).
+    """What each model id accepts, learned from its rejections and kept in the state store (so a restart, or
+    another process, does not pay for the lesson again). A rejection, once learned, is also kept in memory."""
 
-    Kept behind this small interface so that several processes could later share it.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, store: Store) -> None:
+        self._store = store
         self._lock = threading.Lock()
-        self._no_prefill: set[str] = set()
-        self._no_cache: set[str] = set()
+        self._rejected: set[tuple[str, str]] = set()
+
+    def _accepts(self, model_id: str, feature: str) -> bool:
+        with self._lock:
+            if (model_id, feature) in self._rejected:
+                return False
+        if self._store.get(keys.capability(model_id, feature)) == "rejected":
+            with self._lock:
+                self._rejected.add((model_id, feature))
+            return False
+        return True
+
+    def _reject(self, model_id: str, feature: str) -> None:
+        with self._lock:
+            self._rejected.add((model_id, feature))
+        self._store.put(keys.capability(model_id, feature), "rejected", keys.CAPABILITY_TTL)
 
     def form(self, model_id: str) -> Form:
-        with self._lock:
-            return Form.CONTINUE if model_id in self._no_prefill else Form.PREFILL
+        return Form.PREFILL if self._accepts(model_id, "prefill") else Form.CONTINUE
 
     def reject_prefill(self, model_id: str) -> None:
-        with self._lock:
-            self._no_prefill.add(model_id)
+        self._reject(model_id, "prefill")
 
     def caching(self, model_id: str) -> bool:
-        with self._lock:
-            return model_id not in self._no_cache
+        return self._accepts(model_id, "cache")
 
     def reject_cache(self, model_id: str) -> None:
-        with self._lock:
-            self._no_cache.add(model_id)
+        self._reject(model_id, "cache")
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class Policy:
     max_attempts: int = 4  # per call, for throttling/5xx before the stream starts
     stream_retries: int = 3  # resumptions after a stream broke mid-way
     max_output_tokens: int | None = None  # across all calls of the answer
-    sleep: Callable[[float], object] = field(default=threading.Event().wait)
+    sleep: Callable[[float], object] | None = None  # None: wait, but wake up at once when aborted
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
@@ -147,8 +158,11 @@ class Generation:
         capabilities: per-model memory of rejected features (prefill, caching).
         policy: bounds and backoff.
         on_wait: called with a short status line while a call waits to be retried (e.g. "model busy").
-        cancelled: polled between deltas; when it returns True the stream is closed and iteration ends.
+        cancelled: polled on every stream event; when it returns True the stream is closed and iteration
+            ends. For a stream that is silent (a model thinking), `abort()` from another thread wakes it.
         shrink: given the current messages, returns a shorter history (or None) after a context error.
+        shown: the answer's text already shown in Slack when this generation resumes it (after a restart):
+            the first call continues it with the continuation form and the seam rule.
     """
 
     def __init__(
@@ -161,6 +175,7 @@ class Generation:
         on_wait: Callable[[str], None] = lambda status: None,
         cancelled: Callable[[], bool] = lambda: False,
         shrink: Callable[[Sequence[Message]], Sequence[Message] | None] = lambda messages: None,
+        shown: str = "",
     ) -> None:
         self._client = client
         self._request = request
@@ -170,8 +185,31 @@ class Generation:
         self._cancelled = cancelled
         self._shrink = shrink
         self._messages: Sequence[Message] = request.messages
-        self.text = ""
+        self.text = shown
+        self._resume = bool(shown.strip())
         self.outcome = Outcome()
+        self._lock = threading.Lock()
+        self._stream: OpenStream | None = None
+        self._aborted = False
+        self._wake = threading.Event()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._policy.sleep is not None:
+            self._policy.sleep(seconds)
+        else:
+            self._wake.wait(seconds)
+
+    def abort(self) -> None:
+        """Stop now, from any thread: the current stream is shut so that even a silent one returns at once."""
+        with self._lock:
+            self._aborted = True
+            stream = self._stream
+        self._wake.set()
+        if stream is not None:
+            stream.abort()
+
+    def _stop_requested(self) -> bool:
+        return self._aborted or self._cancelled()
 
     # -- calls ---------------------------------------------------------------------------------------
     def _open(self, form: Form | None) -> tuple[OpenStream, Form | None]:
@@ -202,13 +240,13 @@ class Generation:
                 if error.kind is Kind.CONTEXT_TOO_LONG and self._shrink_history():
                     continue
                 attempt += 1
-                if not error.retryable or attempt >= self._policy.max_attempts or self._cancelled():
+                if not error.retryable or attempt >= self._policy.max_attempts or self._stop_requested():
                     raise
                 delay = self._policy.backoff(attempt)
                 logger.warning("Bedrock call failed (%s), retry %d in %.1fs", error.code, attempt, delay)
                 self._on_wait("The model is busy; retrying…" if error.kind is Kind.THROTTLED
                               else "Bedrock had a hiccup; retrying…")
-                self._policy.sleep(delay)
+                self._sleep(delay)
 
     def _shrink_history(self) -> bool:
         if self.outcome.history_shrunk >= 1:
@@ -226,18 +264,32 @@ class Generation:
 
     # -- the answer ----------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[str]:
-        form: Form | None = None  # None for the first call: nothing to continue yet
+        # None for the first call: nothing to continue yet (unless resuming text already shown)
+        form: Form | None = self._caps.form(self._request.model_id) if self._resume else None
         while True:
+            if self._stop_requested():
+                self.outcome.cancelled = True
+                return
             try:
                 stream, form = self._open(form)
             except ModelError as error:
+                if self._stop_requested():
+                    self.outcome.cancelled = True
+                    return
                 self._fail(error)
+                return
+            with self._lock:
+                self._stream = stream
+                aborted = self._aborted
+            if aborted:
+                stream.close()
+                self.outcome.cancelled = True
                 return
             seam = Seam(self.text, form)
             end: StreamEnd | None = None
             try:
                 for event in stream:
-                    if self._cancelled():
+                    if self._stop_requested():
                         stream.close()
                         self.outcome.cancelled = True
                         return
@@ -246,9 +298,15 @@ class Generation:
                         if piece:
                             self.text += piece
                             yield piece
-                    else:
+                    elif isinstance(event, StreamEnd):
                         end = event
+                    else:
+                        assert isinstance(event, Progress)
             except ModelError as error:
+                if self._stop_requested():  # the stream was shut on purpose
+                    stream.close()
+                    self.outcome.cancelled = True
+                    return
                 piece = seam.flush()
                 if piece:
                     self.text += piece
@@ -257,7 +315,7 @@ class Generation:
                     self.outcome.stream_retries += 1
                     logger.warning("Bedrock stream broke (%s); resuming (%d/%d)", error.code,
                                    self.outcome.stream_retries, self._policy.stream_retries)
-                    self._policy.sleep(self._policy.backoff(self.outcome.stream_retries))
+                    self._sleep(self._policy.backoff(self.outcome.stream_retries))
                     form = self._caps.form(self._request.model_id)
                     continue
                 self._fail(error)

@@ -9,6 +9,7 @@ boundary and the head sealed, so no edit is ever refused for length and no text 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +84,7 @@ class AnswerLayout:
 
     def snapshot(self, *, final: bool, note: str | None = None, status: str | None = None) -> list[Part]:
         """The messages as they should look now. While nothing is written, one placeholder (or `status`).
+        A `note` while not final replaces the "still writing" marker (an answer paused by a restart).
 
         The number of parts never decreases between snapshots: a tail is shown only once it has visible
         text, and sealing turns it into a sealed part followed by a non-empty new tail.
@@ -91,7 +93,7 @@ class AnswerLayout:
             return [Part("", status or PLACEHOLDER, sealed=False)]
         if final and not self.has_text and not note:
             note = EMPTY_ANSWER
-        suffix = ("\n\n" + format_note(note) if note else "") if final else MARKER
+        suffix = ("\n\n" + format_note(note) if note else "") if final or note else MARKER
         text = self._seal_overflow(suffix, streaming=not final)
         parts = list(self._sealed)
         if text.strip():
@@ -102,3 +104,12 @@ class AnswerLayout:
             last = parts[-1]
             parts[-1] = Part(last.md + self._tail, last.text, sealed=True)
         return parts
+
+    def restore(self, parts: Sequence[tuple[str, str]]) -> None:
+        """Continue an answer whose messages already exist (after a restart): `parts` are the (Markdown, text)
+        of each message as Slack has it. All but the last are sealed as they are; the last one's Markdown is
+        the tail the model's continuation is appended to."""
+        *sealed, (tail_md, _text) = parts
+        self._sealed = [Part(md, text, sealed=True) for md, text in sealed]
+        self._tail = tail_md
+        self.has_text = any(md.strip() for md, _ in parts)

@@ -1,45 +1,57 @@
-"""Every Slack write an answer makes: placeholders, edits and continuation messages.
+"""Every Slack write an answer makes: its placeholder, edits, continuation messages, notes.
 
 `SlackWriter` owns one `Scheduler` (the workspace's budgets) and a dispatcher thread that hands turns to a
 small pool of I/O threads. Each answer is an `AnswerHandle`: the responder appends model text to it and
 finishes it; the writer decides when Slack sees what. One call per answer at a time, always with the
 answer's latest text, so edits never go backwards and a waiting answer never sends stale text.
+
+What a failed call means is decided in one place (`bot.slack.errors.classify`):
+
+* deleted (the reply, thread or channel is gone) or refused (the bot may not write there): the answer ends,
+  and its `on_end` callbacks run (the responder stops the model);
+* rate limited: that method pauses (posts: in that channel) and the call is made again afterwards;
+* transient (Slack or the network failed): retried with backoff, with the newest text each time, for as long
+  as `retry_seconds` allows; then the final text is posted as new messages, and only if that fails too is the
+  answer given up (`undelivered`). A post whose response was lost may have landed: before posting again, the
+  writer looks in the thread for a message carrying the same marks (answer id and part) and adopts it;
+* anything else (an unknown refusal): the answer's final text is posted as new messages, once.
+
+The writer's own threads are supervised: an unexpected exception is logged and the turn retried later; the
+dispatcher loop restarts itself; nothing queued is lost.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.render.layout import AnswerLayout, Part, Renderer
-from bot.slack.marks import answer_metadata
+from bot.slack.errors import Fault, Kind, classify, fix_for
+from bot.slack.marks import answer_metadata, read_marks
+from bot.slack.reader import SlackReader
 from bot.slack.scheduler import Method, Scheduler
 
 logger = logging.getLogger(__name__)
 
-GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived",
-                         "not_in_channel", "thread_not_found", "restricted_action", "account_inactive",
-                         "invalid_auth", "token_revoked", "missing_scope", "restricted_action_thread_locked"})
-METADATA_ERRORS = frozenset({"invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
-                             "metadata_must_be_sent_from_app"})
-MAX_CALL_FAILURES = 8  # transient failures of one call before the answer is given up
 IO_THREADS = 8  # Slack calls in flight at once, for all answers
+BACKOFF_CAP = 5.0  # seconds between two attempts of a failing call: after an outage the text lands this soon
 
 
-class PostError(Exception):
-    """A placeholder could not be posted; `error` is Slack's error code."""
-
-    def __init__(self, error: str) -> None:
-        self.error = error
-        super().__init__(error)
+class Outcome(enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"  # the final text is in Slack
+    DELETED = "reply_deleted"  # the reply, thread or channel went away
+    REFUSED = "refused"  # Slack does not let the bot write there
+    UNDELIVERED = "undelivered"  # Slack kept failing for longer than retry_seconds
+    TAKEN_OVER = "taken_over"  # another process answers it now; this one writes nothing more
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,9 @@ class WriteStats:
     edits: int = 0
     posts: int = 0
     rate_limited: int = 0
+    failures: int = 0
+    adopted: int = 0  # posts whose response was lost, found in the thread instead of posted again
+    placeholder_visible: float | None = None
     first_visible: float | None = None
     final_visible: float | None = None
 
@@ -75,28 +90,56 @@ def metadata(ref: AnswerRef, index: int, part: Part, state: str, *, with_md: boo
                            md=part.md if with_md else None, parts=parts)
 
 
+@dataclass(frozen=True)
+class Call:
+    method: Method
+    index: int
+    part: Part
+    state: str  # "thinking" | "streaming" | "final"
+    count: int  # how many messages the answer has now
+
+
 class AnswerHandle:
     """The responder's side of one answer. Thread-safe."""
 
-    def __init__(self, writer: SlackWriter, ref: AnswerRef, layout: AnswerLayout, placeholder: Delivered) -> None:
+    def __init__(self, writer: SlackWriter, ref: AnswerRef, layout: AnswerLayout, *, status: str,
+                 delivered: Sequence[Delivered] = (), fixed: str | None = None,
+                 on_parts: Callable[[tuple[str, ...]], None] | None = None) -> None:
         self.ref = ref
         self._writer = writer
         self._lock = threading.Lock()
         self._layout = layout
-        self._final = False
+        self._final = fixed is not None
+        self._suspended = False
+        self._fixed = fixed
         self._note: str | None = None
-        self._status: str | None = None
-        self.delivered: list[Delivered] = [placeholder]
+        self._status: str | None = status
+        self._on_parts = on_parts
+        self._on_end: list[Callable[[], None]] = []
+        self.delivered: list[Delivered] = list(delivered)
         self.to_delete: list[str] = []
+        self.lookups: set[int] = set()  # parts whose post may have landed although its response was lost
         self.with_md = True
         self.failures = 0
+        self.failing_since: float | None = None
+        self.hold = False  # write nothing until the final text (see `abandon_from`)
+        self.rescued = False  # the text was posted anew once after edits failed for good
         self.stats = WriteStats()
-        self.cancelled = False
-        self.done = threading.Event()
+        self.outcome = Outcome.PENDING
+        self.error: str | None = None  # Slack's error that ended the answer
+        self.settled = threading.Event()  # the first message exists, or the answer ended
+        self.done = threading.Event()  # nothing more will be written
+        if self.delivered:
+            self.settled.set()
 
     @property
     def key(self) -> str:
         return self.ref.answer_id
+
+    @property
+    def cancelled(self) -> bool:
+        """The reply can no longer be written (deleted, refused, or given up)."""
+        return self.outcome in (Outcome.DELETED, Outcome.REFUSED, Outcome.UNDELIVERED)
 
     # -- the responder's calls -------------------------------------------------------------------------
     def append(self, markdown: str) -> None:
@@ -115,25 +158,53 @@ class AnswerHandle:
             self._note = note
         self._writer.dirty(self, final=True)
 
+    def suspend(self, note: str) -> None:
+        """Show the text so far with `note` in place of the "still writing" marker and write nothing after that:
+        the answer stays unfinished in Slack's marks, so that the next start (or another process) resumes it."""
+        with self._lock:
+            self._suspended = True
+            self._note = note
+            self._status = note
+        self._writer.dirty(self, final=True)
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Run `callback` (once, from a writer thread) if the answer ends before it is delivered."""
+        run = False
+        with self._lock:
+            if self.cancelled:
+                run = True
+            else:
+                self._on_end.append(callback)
+        if run:
+            callback()
+
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
 
-    # -- the writer's calls ----------------------------------------------------------------------------
-    def next_call(self) -> tuple[Method, int, Part, str, int] | None:
-        """The first message whose Slack state differs from what it should be:
-        (method, index, part, state, number of parts)."""
+    @property
+    def shown(self) -> bool:
         with self._lock:
-            parts = self._layout.snapshot(final=self._final, note=self._note, status=self._status)
-            final = self._final
-            has_text = self._layout.has_text
+            return self._layout.has_text
+
+    # -- the writer's side -----------------------------------------------------------------------------
+    def next_call(self) -> Call | None:
+        """The first message whose Slack state differs from what it should be."""
+        with self._lock:
+            if self._fixed is not None:
+                parts = [Part("", self._fixed, sealed=True)]
+                state = "final"
+            else:
+                parts = self._layout.snapshot(final=self._final, note=self._note, status=self._status)
+                state = "final" if self._final else ("streaming" if self._layout.has_text else "thinking")
+            delivered = list(self.delivered)
+            to_delete = bool(self.to_delete)
         for index, part in enumerate(parts):
-            state = "final" if final else ("streaming" if has_text else "thinking")
-            if index >= len(self.delivered):
-                return Method.POST, index, part, state, len(parts)
-            if self.delivered[index].text != part.text:
-                return Method.UPDATE, index, part, state, len(parts)
-        if self.to_delete:  # a placeholder replaced by a new message: remove it once the text is out
-            return Method.DELETE, -1, Part("", "", sealed=True), "final", len(parts)
+            if index >= len(delivered):
+                return Call(Method.POST, index, part, state, len(parts))
+            if delivered[index].text != part.text:
+                return Call(Method.UPDATE, index, part, state, len(parts))
+        if to_delete:  # a placeholder replaced by a new message: remove it once the text is out
+            return Call(Method.DELETE, -1, Part("", "", sealed=True), state, len(parts))
         return None
 
     def shrink(self, index: int) -> None:
@@ -141,17 +212,63 @@ class AnswerHandle:
             self._layout.shrink(index)
 
     @property
-    def shown(self) -> bool:
+    def final(self) -> bool:
         with self._lock:
-            return self._layout.has_text
+            return self._final
+
+    def record(self, index: int, ts: str, text: str, *, replace: bool = False) -> None:
+        """Message `index` now exists in Slack as `ts` showing `text`."""
+        with self._lock:
+            before = tuple(d.ts for d in self.delivered)
+            if index < len(self.delivered):
+                if replace and self.delivered[index].ts != ts:
+                    self.to_delete.append(self.delivered[index].ts)
+                self.delivered[index] = Delivered(ts, text)
+            else:
+                self.delivered.append(Delivered(ts, text))
+            parts = tuple(d.ts for d in self.delivered)
+        self.settled.set()
+        if self._on_parts is not None and parts != before:
+            self._on_parts(parts)
+
+    def abandon_from(self, index: int, *, until_final: bool) -> None:
+        """Stop editing messages `index`… (they stay as they are in Slack); their text is posted anew — only
+        once the answer is final if `until_final`."""
+        with self._lock:
+            del self.delivered[index:]
+            self.hold = until_final and not self._final
+
+    @property
+    def holding(self) -> bool:
+        """Nothing is written until the final text (after an unknown refusal of an edit)."""
+        with self._lock:
+            return self.hold and not self._final
+
+    def end(self, outcome: Outcome, error: str | None = None) -> None:
+        with self._lock:
+            if self.outcome is not Outcome.PENDING:
+                return
+            self.outcome = outcome
+            self.error = error
+            callbacks = [] if outcome is Outcome.DELIVERED else list(self._on_end)
+            self._on_end.clear()
+        self.settled.set()
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("an end-of-answer callback failed")
+        self.done.set()
 
 
 class SlackWriter:
-    """Runs the scheduler's turns against Slack. Start it once; `close()` stops the dispatcher."""
+    """Runs the scheduler's turns against Slack. `start()` it once; `drain()` then `close()` at shutdown."""
 
     def __init__(
         self,
         client: WebClient,
+        edit_client: WebClient,
+        reader: SlackReader,
         renderer: Renderer,
         *,
         interval: float,
@@ -159,84 +276,119 @@ class SlackWriter:
         edit_burst: int,
         posts_per_second: float,
         post_burst: int,
-        backoff: Callable[[int], float] = lambda n: min(10.0, 0.5 * 2 ** (n - 1)),
+        retry_seconds: float,
+        backoff: Callable[[int], float] = lambda n: min(BACKOFF_CAP, 0.5 * 2 ** (n - 1)),
     ) -> None:
+        """`client` posts and deletes; `edit_client` (a short timeout: an edit is cheap to redo with newer text)
+        edits; `reader` looks for posts whose response was lost."""
         self._client = client
+        self._edit_client = edit_client
+        self._reader = reader
         self._renderer = renderer
         self._clock = time.monotonic
         self._backoff = backoff
+        self._retry_seconds = retry_seconds
         self._cond = threading.Condition()
         self._sched = Scheduler(interval=interval, edits_per_minute=edits_per_minute, edit_burst=edit_burst,
                                 posts_per_second=posts_per_second, post_burst=post_burst, now=self._clock())
         self._handles: dict[str, AnswerHandle] = {}
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="slack-write")
         self._stopped = False
-        self._thread = threading.Thread(target=self._dispatch, name="slack-scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._dispatch_forever, name="slack-scheduler", daemon=True)
+        self._refused = set[tuple[str, str]]()  # (channel, error) already logged at ERROR
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopped
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._handles)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until every answer's last text has landed (or ended). True if so."""
+        deadline = self._clock() + timeout
+        with self._cond:
+            while self._handles:
+                left = deadline - self._clock()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
 
     def close(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
         self._thread.join(timeout=5)
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- placeholders (posted by the caller's thread, within the same budgets) --------------------------
-    def post_placeholder(self, ref: AnswerRef, text: str) -> str:
-        """Post the reply's first message now (waiting only for the channel's post budget); return its ts.
-
-        Raises PostError for errors that retrying cannot fix (not_in_channel, channel_not_found, …).
-        """
-        failures = 0
-        while True:
-            with self._cond:
-                wait = self._sched.take_post(ref.channel, self._clock())
-            if wait > 0:
-                time.sleep(min(wait, 1.0))
-                continue
-            part = Part("", text, sealed=False)
-            try:
-                response = self._client.chat_postMessage(
-                    channel=ref.channel, thread_ts=ref.thread_ts, text=text,
-                    metadata=metadata(ref, 0, part, "thinking", with_md=True),
-                )
-                return str(response["ts"])
-            except SlackApiError as exc:
-                error = str(exc.response.get("error", ""))
-                if exc.response.status_code == 429:
-                    self._paused(Method.POST, exc)
-                    continue
-                if error in GONE_ERRORS or exc.response.status_code < 500:
-                    raise PostError(error or f"http_{exc.response.status_code}") from exc
-                failures += 1
-            except Exception as exc:  # noqa: BLE001 - connection resets, timeouts
-                failures += 1
-                logger.warning("posting a placeholder failed (%s)", type(exc).__name__)
-            if failures >= MAX_CALL_FAILURES:
-                raise PostError("unreachable")
-            time.sleep(self._backoff(failures))
-
-    def open(self, ref: AnswerRef, placeholder_ts: str, placeholder_text: str, *, limit: int) -> AnswerHandle:
-        handle = AnswerHandle(self, ref, AnswerLayout(self._renderer, limit=limit),
-                              Delivered(placeholder_ts, placeholder_text))
-        with self._cond:
-            self._handles[handle.key] = handle
-            self._sched.add(handle.key, ref.channel)
+    # -- answers ------------------------------------------------------------------------------------------
+    def open(self, ref: AnswerRef, *, status: str, limit: int, restored: Sequence[tuple[str, str, str]] = (),
+             on_parts: Callable[[tuple[str, ...]], None] | None = None) -> AnswerHandle:
+        """An answer whose first message is posted at once showing `status` (unless `restored`: the (ts, text,
+        Markdown) of the messages it already has in Slack, after a restart)."""
+        layout = AnswerLayout(self._renderer, limit=limit)
+        if restored:
+            layout.restore([(md, text) for _ts, text, md in restored])
+        handle = AnswerHandle(self, ref, layout, status=status, on_parts=on_parts,
+                              delivered=[Delivered(ts, text) for ts, text, _md in restored])
+        self._add(handle)
         return handle
 
-    def dirty(self, handle: AnswerHandle, *, final: bool = False) -> None:
+    def post_note(self, ref: AnswerRef, text: str) -> AnswerHandle:
+        """A reply that is only `text` (a refusal, "too busy"): posted once, through the same budgets."""
+        handle = AnswerHandle(self, ref, AnswerLayout(self._renderer), status="", fixed=text)
+        self._add(handle)
+        return handle
+
+    def deleted(self, channel: str, ts: str) -> None:
+        """Slack says one of the bot's messages was deleted: the answer writing into it (if any) ends now, and
+        its `on_end` callbacks stop the model, even while the model says nothing."""
         with self._cond:
-            if handle.key not in self._sched.slots:
+            gone = [h for h in self._handles.values()
+                    if h.ref.channel == channel and any(d.ts == ts for d in h.delivered) and ts not in h.to_delete]
+        for handle in gone:
+            logger.info("answer %s stopped: its reply was deleted", handle.key)
+            self._end(handle, Outcome.DELETED, "message_deleted")
+
+    def forget(self, handle: AnswerHandle) -> None:
+        """Write nothing more for this answer (another process took it over)."""
+        self._end(handle, Outcome.TAKEN_OVER, None)
+
+    def _add(self, handle: AnswerHandle) -> None:
+        with self._cond:
+            self._handles[handle.key] = handle
+            self._sched.add(handle.key, handle.ref.channel, posted=bool(handle.delivered))
+            nxt = handle.next_call()
+            if nxt is not None:
+                self._sched.mark_dirty(handle.key, self._clock(), method=nxt.method, final=handle.final)
+            self._cond.notify_all()
+
+    def dirty(self, handle: AnswerHandle, *, final: bool = False) -> None:
+        if not final and handle.holding:
+            return
+        with self._cond:
+            slot = self._sched.slots.get(handle.key)
+            if slot is None:
                 return
-            was_dirty = self._sched.slots[handle.key].dirty
-            self._sched.mark_dirty(handle.key, self._clock(), method=self._sched.slots[handle.key].next_method,
-                                   final=final)
+            was_dirty = slot.dirty
+            self._sched.mark_dirty(handle.key, self._clock(), method=slot.next_method, final=final)
             if final or not was_dirty:
                 self._cond.notify_all()
 
-    # -- the dispatcher ---------------------------------------------------------------------------------
+    # -- the dispatcher -------------------------------------------------------------------------------------
+    def _dispatch_forever(self) -> None:
+        while not self._stopped:
+            try:
+                self._dispatch()
+            except Exception:  # a bug must not stop every answer's writes: log it and carry on
+                logger.exception("the Slack write scheduler failed; restarting it")
+                time.sleep(0.1)
+
     def _dispatch(self) -> None:
         with self._cond:
             while not self._stopped:
@@ -244,148 +396,243 @@ class SlackWriter:
                 if turn is None:
                     self._cond.wait(timeout=wait if wait is not None else 5.0)
                     continue
-                handle = self._handles[turn.key]
+                handle = self._handles.get(turn.key)
+                if handle is None:  # defensive: a slot without its handle
+                    self._sched.remove(turn.key)
+                    continue
                 self._pool.submit(self._run, handle, turn.method, turn.replace)
 
-    def _paused(self, method: Method, exc: SlackApiError) -> None:
-        retry_after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
-        with self._cond:
-            self._sched.pause(method, self._clock() + retry_after)
-            self._cond.notify_all()
-        logger.warning("Slack rate-limited %s; pausing it for %.0fs for every answer", method.value, retry_after)
-
-    def _finish_turn(self, handle: AnswerHandle, *, retry_in: float | None = None, gone: bool = False,
-                     shown: bool = False, refund: Method | None = None) -> None:
-        """End a turn: `gone` drops the answer, `retry_in` retries it later, otherwise it was written."""
-        if not gone and retry_in is None:
-            with self._cond:
-                marks = self._sched.slots[handle.key].marks
-            nxt = handle.next_call()  # outside the lock: rendering takes time
-        with self._cond:
-            now = self._clock()
-            if refund is not None:
-                self._sched.refund(refund, handle.ref.channel, now)
-            if gone:
-                handle.cancelled = True
-                self._sched.remove(handle.key)
-                self._handles.pop(handle.key, None)
-                handle.done.set()
-            elif retry_in is not None:
-                self._sched.failed(handle.key, now, retry_in=retry_in)
-            else:
-                slot = self._sched.slots[handle.key]
-                self._sched.written(handle.key, now, shown=shown, more=nxt[0] if nxt else None, marks=marks)
-                if not slot.dirty and slot.final:
-                    if handle.stats.final_visible is None:
-                        handle.stats.final_visible = now
-                    self._sched.remove(handle.key)
-                    self._handles.pop(handle.key, None)
-                    handle.done.set()
-            self._cond.notify_all()
-
-    def _run(self, handle: AnswerHandle, granted: Method, replace: bool = False) -> None:
+    def _run(self, handle: AnswerHandle, granted: Method, replace: bool) -> None:
         try:
             self._run_call(handle, granted, replace)
-        except Exception:
-            logger.exception("writing answer %s failed", handle.key)
-            self._finish_turn(handle, gone=True)
+        except Exception as exc:  # a bug in one turn: log it, retry the answer later, lose nothing
+            logger.exception("a Slack write of answer %s failed unexpectedly", handle.key)
+            self._retry(handle, granted, Fault(Kind.TRANSIENT, type(exc).__name__))
 
     def _run_call(self, handle: AnswerHandle, granted: Method, replace: bool) -> None:
         call = handle.next_call()
         if call is None:
             self._finish_turn(handle, refund=granted)
             return
-        method, index, part, state, count = call
-        if replace and method is Method.UPDATE and index == 0 and state == "final":
+        method = call.method
+        if replace and method is Method.UPDATE and call.index == 0 and call.state == "final":
             method = Method.POST  # post the final text as a new message; the placeholder goes later
-        if method is Method.DELETE:
-            self._delete(handle)
-            return
         if method is not granted:  # the text changed shape since the turn was granted: ask again
             with self._cond:
                 self._sched.slots[handle.key].next_method = method
             self._finish_turn(handle, retry_in=0.0, refund=granted)
             return
-        meta = metadata(handle.ref, index, part, state, with_md=handle.with_md,
-                        parts=count if state == "final" else None)
+        if method is Method.DELETE:
+            self._delete(handle)
+            return
+        if method is Method.POST and call.index in handle.lookups:
+            found = self._adopt(handle, call, replace=replace)
+            if found is None:  # the look-up itself failed; _failed has scheduled the retry
+                return
+            if found:
+                self._finish_turn(handle, shown=call.state != "thinking", refund=granted)
+                return
+        meta = metadata(handle.ref, call.index, call.part, call.state, with_md=handle.with_md,
+                        parts=call.count if call.state == "final" else None)
         try:
             if method is Method.UPDATE:
-                self._client.chat_update(channel=handle.ref.channel, ts=handle.delivered[index].ts,
-                                         text=part.text, metadata=meta)
+                self._edit_client.chat_update(channel=handle.ref.channel, ts=handle.delivered[call.index].ts,
+                                              text=call.part.text, metadata=meta)
                 handle.stats.edits += 1
+                ts = handle.delivered[call.index].ts
             else:
                 response = self._client.chat_postMessage(channel=handle.ref.channel, thread_ts=handle.ref.thread_ts,
-                                                         text=part.text, metadata=meta)
-                if index < len(handle.delivered):  # a replacement of the placeholder
-                    handle.to_delete.append(handle.delivered[index].ts)
-                    handle.delivered[index] = Delivered(str(response["ts"]), "")
-                else:
-                    handle.delivered.append(Delivered(str(response["ts"]), ""))
+                                                         text=call.part.text, metadata=meta)
                 handle.stats.posts += 1
-        except SlackApiError as exc:
-            self._handle_error(handle, method, index, exc)
+                ts = str(response["ts"])
+        except Exception as exc:  # noqa: BLE001 - every failure is classified in one place
+            fault = classify(exc)
+            if method is Method.POST and fault.ambiguous:
+                handle.lookups.add(call.index)
+            self._failed(handle, method, call, fault)
             return
-        except Exception as exc:  # noqa: BLE001 - connection resets and timeouts: retry with backoff
-            self._transient(handle, type(exc).__name__)
-            return
-        handle.delivered[index].text = part.text
+        handle.lookups.discard(call.index)
+        handle.record(call.index, ts, call.part.text, replace=replace and call.index == 0)
+        self._written(handle, call)
+
+    def _written(self, handle: AnswerHandle, call: Call) -> None:
         handle.failures = 0
-        if state != "thinking" and handle.stats.first_visible is None:
-            handle.stats.first_visible = self._clock()
-        if state == "final" and handle.stats.final_visible is None:
-            nxt = handle.next_call()
-            if nxt is None or nxt[0] is Method.DELETE:
-                handle.stats.final_visible = self._clock()
-        self._finish_turn(handle, shown=state != "thinking")
+        handle.failing_since = None
+        now = self._clock()
+        if handle.stats.placeholder_visible is None:
+            handle.stats.placeholder_visible = now
+        if call.state != "thinking" and handle.stats.first_visible is None:
+            handle.stats.first_visible = now
+        self._finish_turn(handle, shown=call.state != "thinking")
+
+    def _adopt(self, handle: AnswerHandle, call: Call, *, replace: bool) -> bool | None:
+        """A post of this part may have landed although its response was lost: look for it in the thread.
+        True: found and adopted; False: not there (post it); None: the look-up failed (retried later)."""
+        known = {d.ts for d in handle.delivered}
+        try:
+            messages = self._reader.fetch_since(handle.ref.channel, handle.ref.thread_ts, handle.ref.reply_to)
+        except Exception as exc:  # noqa: BLE001 - can't look now: try again later, post nothing meanwhile
+            self._failed(handle, Method.POST, call, classify(exc))
+            return None
+        for message in messages:
+            marks = read_marks(message)
+            ts = str(message.get("ts") or "")
+            if (marks is not None and marks.get("answer") == handle.key and marks.get("part") == call.index
+                    and ts and ts not in known):
+                logger.info("answer %s: part %d had landed although its post failed; adopting it", handle.key,
+                            call.index)
+                handle.stats.adopted += 1
+                handle.lookups.discard(call.index)
+                handle.record(call.index, ts, str(message.get("text") or ""), replace=replace and call.index == 0)
+                if handle.stats.placeholder_visible is None:
+                    handle.stats.placeholder_visible = self._clock()
+                handle.failures = 0
+                handle.failing_since = None
+                return True
+        handle.lookups.discard(call.index)
+        return False
 
     def _delete(self, handle: AnswerHandle) -> None:
         try:
             self._client.chat_delete(channel=handle.ref.channel, ts=handle.to_delete[0])
-        except SlackApiError as exc:
-            if exc.response.status_code == 429:
-                self._paused(Method.DELETE, exc)
-                self._finish_turn(handle, retry_in=0.0)
+        except Exception as exc:  # noqa: BLE001 - classified
+            fault = classify(exc)
+            if fault.kind not in (Kind.DELETED, Kind.REFUSED):  # a placeholder already gone is fine
+                call = Call(Method.DELETE, -1, Part("", "", sealed=True), "final", 0)
+                self._failed(handle, Method.DELETE, call, fault)
                 return
-            if exc.response.get("error") not in ("message_not_found", "cant_delete_message"):
-                self._transient(handle, str(exc.response.get("error")))
-                return
-        except Exception as exc:  # noqa: BLE001 - connection resets and timeouts: retry with backoff
-            self._transient(handle, type(exc).__name__)
-            return
         handle.to_delete.pop(0)
         self._finish_turn(handle, shown=True)
 
-    def _handle_error(self, handle: AnswerHandle, method: Method, index: int, exc: SlackApiError) -> None:
-        error = str(exc.response.get("error", ""))
-        status = exc.response.status_code
-        if status == 429 or error in ("ratelimited", "rate_limited"):
+    # -- failures -----------------------------------------------------------------------------------------
+    def _failed(self, handle: AnswerHandle, method: Method, call: Call, fault: Fault) -> None:
+        try:
+            self._handle_failure(handle, method, call, fault)
+        finally:
+            if method is Method.POST and call.index == 0:
+                handle.settled.set()  # the placeholder was tried (its outcome is known): the answer may go on
+
+    def _handle_failure(self, handle: AnswerHandle, method: Method, call: Call, fault: Fault) -> None:
+        kind = fault.kind
+        if kind is Kind.RATE_LIMITED:
             handle.stats.rate_limited += 1
-            self._paused(method, exc)
+            with self._cond:
+                self._sched.pause(method, self._clock() + fault.retry_after, handle.ref.channel)
+                self._cond.notify_all()
+            logger.warning("Slack rate-limited %s%s; pausing it for %.0fs", method.value,
+                           f" in {handle.ref.channel}" if method is Method.POST else " for every answer",
+                           fault.retry_after)
             self._finish_turn(handle, retry_in=0.0)
-        elif error == "msg_too_long":
-            logger.warning("Slack refused message %d of answer %s as too long; splitting smaller", index, handle.key)
-            handle.shrink(index)
+        elif kind is Kind.TOO_LONG:
+            logger.warning("Slack refused message %d of answer %s as too long; splitting smaller", call.index,
+                           handle.key)
+            handle.shrink(call.index)
             self._finish_turn(handle, retry_in=0.0)
-        elif error in METADATA_ERRORS and handle.with_md:
-            logger.warning("Slack refused the answer's metadata (%s); sending marks without the text", error)
+        elif kind is Kind.METADATA and handle.with_md:
+            logger.warning("Slack refused the answer's metadata (%s); sending marks without the text", fault.code)
             handle.with_md = False
             self._finish_turn(handle, retry_in=0.0)
-        elif error in GONE_ERRORS:
-            logger.info("answer %s stopped: Slack says %s (the reply or thread is gone)", handle.key, error)
-            self._finish_turn(handle, gone=True)
-        elif status >= 500:
-            self._transient(handle, f"http_{status}")
-        else:
-            logger.error("Slack refused a write of answer %s: %s", handle.key, error)
-            self._transient(handle, error)
+        elif kind is Kind.DELETED and not (method is Method.POST and call.index == 0):
+            logger.info("answer %s stopped: Slack says %s (the reply or thread is gone)", handle.key, fault.code)
+            self._end(handle, Outcome.DELETED, fault.code)
+        elif kind in (Kind.REFUSED, Kind.DELETED):  # (also: the first post in a channel that is gone)
+            first = (handle.ref.channel, fault.code) not in self._refused
+            self._refused.add((handle.ref.channel, fault.code))
+            logger.log(logging.ERROR if first else logging.INFO, "cannot write in channel %s: %s. %s",
+                       handle.ref.channel, fault.code, fix_for(fault.code))
+            self._end(handle, Outcome.REFUSED, fault.code)
+        elif kind is Kind.TRANSIENT:
+            self._retry(handle, method, fault)
+        else:  # an unknown refusal: retrying the same call won't help; post the final text anew, once
+            logger.error("Slack refused a write of answer %s: %s", handle.key, fault.code)
+            self._give_up_edits(handle, method, call, fault)
 
-    def _transient(self, handle: AnswerHandle, reason: str) -> None:
+    def _retry(self, handle: AnswerHandle, method: Method, fault: Fault) -> None:
+        now = self._clock()
         handle.failures += 1
-        if handle.failures >= MAX_CALL_FAILURES:
-            logger.error("giving up on answer %s after %d failed Slack calls (%s)", handle.key, handle.failures,
-                         reason)
-            self._finish_turn(handle, gone=True)
+        handle.stats.failures += 1
+        if handle.failing_since is None:
+            handle.failing_since = now
+        if now - handle.failing_since >= self._retry_seconds and handle.final:
+            if handle.rescued:
+                logger.error("answer %s undelivered: Slack kept failing for %.0fs (%s)", handle.key,
+                             now - handle.failing_since, fault.code)
+                self._end(handle, Outcome.UNDELIVERED, fault.code)
+                return
+            logger.error("answer %s: Slack kept failing for %.0fs (%s); posting the final text as new messages",
+                         handle.key, now - handle.failing_since, fault.code)
+            self._rescue(handle, method)
+            self._finish_turn(handle, retry_in=0.0)
             return
         delay = self._backoff(handle.failures)
-        logger.warning("a Slack write of answer %s failed (%s); retrying in %.1fs", handle.key, reason, delay)
+        logger.warning("a Slack write of answer %s failed (%s); retrying in %.1fs", handle.key, fault.code, delay)
         self._finish_turn(handle, retry_in=delay)
+
+    def _give_up_edits(self, handle: AnswerHandle, method: Method, call: Call, fault: Fault) -> None:
+        if method is Method.DELETE:  # the old placeholder stays; the answer itself is out
+            handle.to_delete.pop(0)
+            self._finish_turn(handle, shown=True)
+            return
+        if handle.rescued:
+            self._end(handle, Outcome.UNDELIVERED, fault.code)
+            return
+        self._rescue(handle, method, index=call.index, until_final=True)
+        if handle.holding:  # nothing more until the final text, which then goes out as new messages
+            with self._cond:
+                slot = self._sched.slots.get(handle.key)
+                if slot is not None:
+                    slot.dirty = False
+        self._finish_turn(handle, retry_in=0.0)
+
+    def _rescue(self, handle: AnswerHandle, method: Method, *, index: int | None = None,
+                until_final: bool = False) -> None:
+        """The message(s) that cannot be edited are left as they are and the text is posted anew (once)."""
+        handle.rescued = True
+        if method is Method.UPDATE:
+            first = index if index is not None else self._first_stale(handle)
+            handle.abandon_from(first, until_final=until_final)
+
+    @staticmethod
+    def _first_stale(handle: AnswerHandle) -> int:
+        call = handle.next_call()
+        return call.index if call is not None and call.index >= 0 else len(handle.delivered)
+
+    def _end(self, handle: AnswerHandle, outcome: Outcome, error: str | None) -> None:
+        with self._cond:
+            self._sched.remove(handle.key)
+            self._handles.pop(handle.key, None)
+            self._cond.notify_all()
+        handle.end(outcome, error)
+
+    # -- bookkeeping ----------------------------------------------------------------------------------------
+    def _finish_turn(self, handle: AnswerHandle, *, retry_in: float | None = None, shown: bool = False,
+                     refund: Method | None = None) -> None:
+        """End a turn: `retry_in` retries it later, otherwise it was written (or had nothing to write)."""
+        nxt: Call | None = None
+        marks = 0
+        if retry_in is None:
+            with self._cond:
+                slot = self._sched.slots.get(handle.key)
+                marks = slot.marks if slot is not None else 0
+            nxt = handle.next_call()  # outside the lock: rendering takes time
+        finished = False
+        with self._cond:
+            now = self._clock()
+            if refund is not None:
+                self._sched.refund(refund, handle.ref.channel, now)
+            slot = self._sched.slots.get(handle.key)
+            if slot is None:
+                pass
+            elif retry_in is not None:
+                self._sched.failed(handle.key, now, retry_in=retry_in)
+            else:
+                self._sched.written(handle.key, now, shown=shown, more=nxt.method if nxt else None, marks=marks)
+                if not slot.dirty and slot.final:
+                    if handle.stats.final_visible is None:
+                        handle.stats.final_visible = now
+                    self._sched.remove(handle.key)
+                    self._handles.pop(handle.key, None)
+                    finished = True
+            self._cond.notify_all()
+        if finished:
+            handle.end(Outcome.DELIVERED)

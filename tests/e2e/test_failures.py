@@ -100,7 +100,7 @@ def test_placeholder_post_failures_are_retried(bot: Any, slack: FakeSlack, bedro
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived", "restricted_action"])
 def test_placeholder_refused_is_logged_once_with_the_fix(bot: Any, slack: FakeSlack, bedrock: FakeBedrock,
                                                          caplog: pytest.LogCaptureFixture, error: str) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.responder")
+    caplog.set_level(logging.DEBUG, logger="bot.slack.writer")
     slack.fail_next("chat.postMessage", 2, error=error)
     ask(slack, "<@UBOT> one")
     ask(slack, "<@UBOT> two")
@@ -109,24 +109,9 @@ def test_placeholder_refused_is_logged_once_with_the_fix(bot: Any, slack: FakeSl
     ts = ask(slack, "<@UBOT> three")
     assert final_state(slack, "C1", ts)[0]["text"] == "still alive"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and error in r.getMessage()]
-    assert len(errors) <= 1  # once per channel and error (an earlier test may have logged it already)
+    assert len(errors) == 1  # once per channel and error, with the fix
+    assert "Invite the bot" in errors[0].getMessage() if error == "not_in_channel" else True
     assert len(bedrock.calls) == 1  # nothing was asked of the model for the refused ones
-
-
-def test_reply_deleted_while_streaming_stops_the_stream(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
-    bedrock.enqueue(Stream([f"part{i} " for i in range(200)], delay=0.02))
-    ts = ask(slack)
-    reply = slack.wait_for(lambda s: [m for m in bot_replies(s, "C1", ts) if "part0" in m["text"]])[0]
-    slack.user_deletes("C1", reply["ts"])
-    slack.wait_for(lambda s: any(c.error == "message_not_found" for c in s.calls_for("chat.update")))
-    posts_then = len(slack.calls_for("chat.postMessage"))
-    probe = ask(slack, "<@UBOT> probe")  # served after the cancelled answer
-    bedrock.enqueue(Stream(["probe answered"]))
-    final_state(slack, "C1", probe)
-    assert len(bedrock.delta_log) < 200 + 1  # the stream was not read to the end
-    assert len([d for d in bedrock.delta_log if d[1].startswith("part")]) < 200
-    assert len(slack.calls_for("chat.postMessage")) == posts_then + 1  # only the probe's placeholder
-    assert not bot_replies(slack, "C1", ts)
 
 
 def test_socket_refresh_and_abrupt_drop_reconnect_and_keep_answering(bot: Any, slack: FakeSlack,
@@ -146,3 +131,4 @@ def test_socket_refresh_and_abrupt_drop_reconnect_and_keep_answering(bot: Any, s
     bedrock.enqueue(Stream(["probe"]))
     final_state(slack, "C1", ask(slack, "<@UBOT> probe"))
     assert len(bot_replies(slack, "C1", ts)) == 1  # the redelivered event was not answered again
+

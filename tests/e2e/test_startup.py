@@ -36,11 +36,15 @@ def test_bad_config_is_one_line_and_exit_2(slack: FakeSlack, tmp_path: Path, dro
 
 
 def test_env_file_is_read_and_the_environment_wins(slack: FakeSlack, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nMAX_CONTINUATIONS=from-dotenv\n")
+    """.env gives the bot token (the environment has none) and a valid MAX_CONTINUATIONS; the environment's
+    invalid MAX_CONTINUATIONS must win. (Had .env not been read, the token would be missing; had .env won,
+    startup would go on.)"""
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nMAX_CONTINUATIONS=3\n")
     env = {**bot_env(slack), **AWS_ENV, "MAX_CONTINUATIONS": "oops"}
     env.pop("SLACK_BOT_TOKEN")
     result = run_bot(env, tmp_path)
-    assert "MAX_CONTINUATIONS is invalid" in result.stderr  # the environment's value won over .env's
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("config error: MAX_CONTINUATIONS is invalid")
 
 
 def test_invalid_bot_token_says_which_token(slack: FakeSlack, tmp_path: Path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from bot.conversation.pool import AnswerPool, Job
 from bot.conversation.seen import BoundedSet
 from bot.conversation.threads import ThreadRegistry
+from bot.state.memory import MemoryStore
 
 
 class Gate:
@@ -30,7 +32,7 @@ class Gate:
 
 
 def job(conversation: str, name: str) -> Job:
-    return Job(key=("T", "C", conversation), request=name)
+    return Job(key=("T", "C", conversation), record=None, request=name)
 
 
 def test_workers_bound_and_queue_limit() -> None:
@@ -42,10 +44,11 @@ def test_workers_bound_and_queue_limit() -> None:
     pool.unclaim()
     assert pool.submit(job("c", "c1")) and pool.submit(job("d", "d1"))  # queued
     assert not pool.submit(job("e", "e1"))  # past the queue
+    assert pool.submit(job("f", "f1"), force=True)  # a job resumed from the journal is never turned away
     assert gate.started == ["a1", "b1"]
     gate.release.set()
     assert pool.drain(5)
-    assert sorted(gate.started) == ["a1", "b1", "c1", "d1"]
+    assert sorted(gate.started) == ["a1", "b1", "c1", "d1", "f1"]
 
 
 def test_one_answer_at_a_time_per_conversation_in_order() -> None:
@@ -91,17 +94,21 @@ def test_bounded_set_forgets_oldest_and_expired() -> None:
 
 
 def test_registry_asks_once_per_thread() -> None:
-    registry = ThreadRegistry()
+    """Five messages of one unknown thread race: Slack is asked once, the others wait for that answer. The
+    question takes a while (as a Slack call does), so without the per-thread gate the asks would overlap."""
+    registry = ThreadRegistry(MemoryStore())
     asked: list[int] = []
+    answers: list[bool] = []
     barrier = threading.Barrier(5)
 
     def ask() -> bool:
         asked.append(1)
+        time.sleep(0.2)
         return True
 
     def resolve() -> None:
         barrier.wait()
-        registry.resolve("T", "C", "1.0", ask)
+        answers.append(registry.resolve("T", "C", "1.0", ask))
 
     threads = [threading.Thread(target=resolve) for _ in range(5)]
     for t in threads:
@@ -109,4 +116,14 @@ def test_registry_asks_once_per_thread() -> None:
     for t in threads:
         t.join()
     assert asked == [1]
+    assert answers == [True] * 5
     assert registry.get("T", "C", "1.0") is True
+    assert registry.get("T", "C", "2.0") is None  # another thread is still unknown
+
+
+def test_registry_lives_in_the_store() -> None:
+    """A thread learned by one registry is known to another on the same store (a restart, another process)."""
+    store = MemoryStore()
+    ThreadRegistry(store).set("T", "C", "1.0", False)
+    assert ThreadRegistry(store).get("T", "C", "1.0") is False
+    assert ThreadRegistry(MemoryStore()).get("T", "C", "1.0") is None
