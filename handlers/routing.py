@@ -11,6 +11,11 @@ The rules, in order (the README repeats them):
    (the conversation was started for it) — decided by the caller, who remembers threads — and not when
    the reply mentions someone else but not the bot (people talking to each other).
 5. Anything else (top-level chatter, replies in other threads): no.
+
+Whose workspace is whose (Slack Connect): "our team" is decided once per envelope by `installing_team`
+(`authorizations[0].team_id`, as Bolt does: in a shared channel the envelope's top-level `team_id` can be
+the other organisation's), and the author's team by `author_team`. Both copies of one message (its
+`app_mention` and its `message` event) carry the same authorizations, so they get the same decision.
 """
 
 from __future__ import annotations
@@ -50,6 +55,34 @@ class Ignore:
     reason: str
 
 
+def installing_team(body: Mapping[str, Any], fallback: str) -> str:
+    """The workspace the bot is installed in, for one envelope: `authorizations[0].team_id`, else the
+    envelope's `team_id` (an org-wide install has no team in its authorization), else `fallback`
+    (auth.test's team)."""
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], Mapping):
+        team = authorizations[0].get("team_id")
+        if isinstance(team, str) and team:
+            return team
+    team = body.get("team_id")
+    return team if isinstance(team, str) and team else fallback
+
+
+def author_team(event: Mapping[str, Any]) -> str:
+    """The workspace of the message's author, or "" if the event does not tell (the caller may ask Slack).
+
+    `user_team` first: in a shared channel an `app_mention`'s `team` is the channel's host organisation,
+    not the author's. Then `user_profile.team`, then `team`. An enterprise id (`E…`, which `user_team` can
+    be for someone from an Enterprise Grid org) names no workspace: unknown.
+    """
+    profile = event.get("user_profile")
+    for team in (event.get("user_team"), profile.get("team") if isinstance(profile, Mapping) else None,
+                 event.get("team")):
+        if isinstance(team, str) and team:
+            return "" if team.startswith("E") else team
+    return ""
+
+
 def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: str,
           ext_shared: bool = False) -> Request | Ignore:
     """Decide what to do with one event (see the module docstring)."""
@@ -76,7 +109,7 @@ def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: s
 
     def request(trigger: str, *, qualify: bool = False) -> Request:
         return Request(team_id=team_id, channel=channel, channel_type=channel_type, user=user,
-                       user_team=str(event.get("user_team") or event.get("team") or team_id), ts=ts,
+                       user_team=author_team(event), ts=ts,
                        thread_ts=root, trigger=trigger, text=text, in_thread=in_thread,
                        needs_qualification=qualify, ext_shared=ext_shared,
                        files=tuple(f for f in event.get("files") or () if isinstance(f, dict)),

@@ -234,9 +234,11 @@ class FakeSlack:
         bot_member: bool = True,
         archived: bool = False,
         ext_shared: bool = False,
+        host_team: str | None = None,
     ) -> Json:
-        """Add (or replace) a conversation and return its record."""
-        return self._workspace.add_channel(id, name, kind, members, bot_member, archived, ext_shared)
+        """Add (or replace) a conversation and return its record (``ext_shared``: a Slack Connect channel,
+        hosted by ``host_team`` if that is another organisation)."""
+        return self._workspace.add_channel(id, name, kind, members, bot_member, archived, ext_shared, host_team)
 
     def set_bot_member(self, channel: str, member: bool = True) -> None:
         """Add the bot to a channel or remove it."""
@@ -517,11 +519,20 @@ class FakeSlack:
         return ts
 
     def push_event(
-        self, event: Json, *, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+        self,
+        event: Json,
+        *,
+        event_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        payload: Json | None = None,
     ) -> str:
-        """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id."""
+        """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id.
+
+        ``payload`` replaces fields of the envelope's payload, e.g. a Slack Connect envelope's ``team_id``
+        (another organisation's), ``authorizations`` or ``is_ext_shared_channel``."""
         with self._lock:
-            envelope_id = self._socket_mode.push_locked(event, event_id, retry_attempt, retry_reason)
+            envelope_id = self._socket_mode.push_locked(event, event_id, retry_attempt, retry_reason, payload)
         self._socket_mode.pump()
         return envelope_id
 

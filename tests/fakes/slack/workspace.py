@@ -177,8 +177,12 @@ class Workspace:
         bot_member: bool = True,
         archived: bool = False,
         ext_shared: bool = False,
+        host_team: str | None = None,
     ) -> Json:
-        """Add (or replace) a conversation and return its record."""
+        """Add (or replace) a conversation and return its record.
+
+        ``ext_shared`` makes it a Slack Connect channel; ``host_team`` is the organisation that hosts it
+        (``conversation_host_id``; this workspace unless another one is named)."""
         if kind not in ("public", "private", "im", "mpim"):
             raise ValueError(f"unknown channel kind {kind!r}")
         member_set = set(members)
@@ -194,6 +198,7 @@ class Workspace:
             "is_private": kind != "public",
             "is_archived": archived,
             "is_ext_shared": ext_shared,
+            "conversation_host_id": host_team or TEAM_ID,
             "members": member_set,
             "created": 1_600_000_000,
         }
@@ -330,6 +335,8 @@ class Workspace:
             "blocks": blocks if blocks is not None else rich_text_blocks(text),
             "team": team,
         }
+        if self.channels[channel]["is_ext_shared"]:  # Slack Connect messages say whose the author is
+            message.update(user_team=team, source_team=team)
         if files:
             message["files"] = copy.deepcopy(files)
             message["upload"] = False
