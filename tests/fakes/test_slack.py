@@ -335,6 +335,24 @@ def test_push_event_sets_envelope_fields(fake: FakeSlack) -> None:
     assert payload["authorizations"][0]["team_id"] == TEAM_ID
 
 
+def test_deleting_a_thread_parent_leaves_a_tombstone(client: WebClient, fake: FakeSlack) -> None:
+    root = fake.user_says("C1", "U1", f"<@{BOT_USER_ID}> question")
+    reply = fake.user_says("C1", "U2", "a reply", thread_ts=root)
+    fake.user_deletes("C1", root)
+    changed = fake.events[-1]
+    assert (changed["subtype"], changed["hidden"], changed["previous_message"]["text"]) == (
+        "message_changed", True, f"<@{BOT_USER_ID}> question")
+    tombstone = client.conversations_replies(channel="C1", ts=root)["messages"][0]
+    assert changed["message"] == tombstone
+    shown = ("type", "subtype", "text", "user", "hidden", "ts", "thread_ts", "reply_count")
+    assert {k: tombstone[k] for k in shown} == {
+        "type": "message", "subtype": "tombstone", "text": "This message was deleted.", "user": "USLACKBOT",
+        "hidden": True, "ts": root, "thread_ts": root, "reply_count": 1}
+    fake.user_deletes("C1", reply)  # the last reply: the tombstone goes too
+    assert fake.events[-1]["subtype"] == "message_deleted"
+    assert fake.thread("C1", root) == []
+
+
 def test_form_body_and_token_parameter(fake: FakeSlack) -> None:
     body = (
         b"token="

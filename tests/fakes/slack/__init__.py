@@ -503,7 +503,8 @@ class FakeSlack:
         self._socket_mode.pump()
 
     def user_deletes(self, channel: str, ts: str) -> None:
-        """Delete a message as its author and deliver ``message_deleted``."""
+        """Delete a message as its author and deliver ``message_deleted`` (a thread's parent with replies
+        becomes a tombstone, announced with ``message_changed``)."""
         with self._lock:
             old = self._workspace.remove_message_locked(channel, ts)
             self._events_api.message_deleted_locked(channel, old)

@@ -2,7 +2,8 @@
 
 A message posted in a conversation the bot is a member of becomes a ``message`` event — the bot's own
 posts included, as on Slack; an edit becomes ``message`` / ``message_changed`` and a deletion
-``message`` / ``message_deleted`` (both ``hidden``, without metadata). A user's message that mentions the
+``message`` / ``message_deleted`` (both ``hidden``, without metadata) — except for a thread's parent with
+replies, which becomes a tombstone announced by ``message_changed``. A user's message that mentions the
 bot outside a DM also becomes an ``app_mention``, before or after the ``message`` event, or instead of
 it, as a test chooses (Slack does not promise an order). Conversations the bot is not in produce nothing.
 
@@ -104,11 +105,30 @@ class Events:
         )
 
     def message_deleted_locked(self, channel_id: str, old: Json) -> None:
-        """A deleted message: ``message_deleted`` (with ``thread_ts`` for a reply), at a new event ts."""
+        """A deleted message: ``message_deleted`` (with ``thread_ts`` for a reply), at a new event ts.
+
+        A thread parent with replies is not removed but replaced by its tombstone, and Slack says so with
+        ``message_changed`` carrying the tombstone (subtype ``tombstone``, "This message was deleted.")."""
         channel = self._workspace.channels[channel_id]
         if not bot_receives(channel):
             return
         event_ts = self._workspace.next_ts()
+        tombstone = self._workspace.messages_by_channel[channel_id].get(old["ts"])
+        if tombstone is not None and tombstone.get("subtype") == "tombstone":
+            self._socket_mode.push_locked(
+                {
+                    "type": "message",
+                    "subtype": "message_changed",
+                    "hidden": True,
+                    "message": public(tombstone, with_metadata=False),
+                    "previous_message": public(old, with_metadata=False),
+                    "channel": channel_id,
+                    "ts": event_ts,
+                    "event_ts": event_ts,
+                    "channel_type": channel_type(channel),
+                }
+            )
+            return
         event: Json = {
             "type": "message",
             "subtype": "message_deleted",

@@ -304,6 +304,7 @@ class Workspace:
                 "hidden": True,
                 "ts": ts,
                 **{k: old[k] for k in _THREAD_FIELDS if k in old},
+                "is_locked": False,
             }
         else:
             del messages[ts]
