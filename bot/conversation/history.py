@@ -26,6 +26,10 @@ from bot.slack.marks import read_marks
 # Message subtypes that are part of the conversation (system messages, edits and deletions are not). Wider
 # than what the bot answers (`handlers.routing.ANSWERED_SUBTYPES`): other bots' posts and /me lines are read.
 CONVERSATION_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+# A deleted thread root (Slack's tombstone) keeps its place as this user turn, so that the bot's answer to
+# it stays in the history (an assistant turn cannot open a conversation) without anything of what was
+# deleted; it has no speaker.
+DELETED_ROOT = "[This message was deleted.]"
 MULTI_USER_PROMPT = (
     "The conversation is a Slack thread with several participants. Each of their messages starts with "
     "the author's Slack id, like `<@U123ABC>: `. Use these ids to tell people apart; you may mention "
@@ -111,7 +115,7 @@ def visible_answer_text(text: str) -> str:
 class Turn:
     role: str  # "user" | "assistant"
     text: str
-    speaker: str = ""  # Slack user (or bot) id of a user turn
+    speaker: str = ""  # Slack user (or bot) id of a user turn ("" for a deleted root)
     anchor: tuple[tuple[int, int], int, tuple[int, int]] = ((0, 0), 0, (0, 0))
 
 
@@ -139,9 +143,12 @@ def thread_turns(
     turns: list[Turn] = []
     answers: dict[str, list[tuple[int, dict[str, Any], Mapping[str, Any]]]] = {}
     for message in messages:
+        ts = str(message.get("ts", "0"))
+        if message.get("subtype") == "tombstone" and ts_key(ts) <= limit:
+            turns.append(Turn("user", DELETED_ROOT, anchor=(ts_key(ts), 0, ts_key(ts))))
+            continue
         if message.get("subtype") not in CONVERSATION_SUBTYPES:
             continue
-        ts = str(message.get("ts", "0"))
         if _is_ours(message, bot_user_id, bot_id):
             payload = read_marks(message)
             if payload is not None:
@@ -180,14 +187,15 @@ def thread_turns(
 
 
 def speakers(turns: Sequence[Turn]) -> set[str]:
-    return {t.speaker for t in turns if t.role == "user"}
+    return {t.speaker for t in turns if t.role == "user" and t.speaker}
 
 
 def to_bedrock(turns: Sequence[Turn], *, prefix_speakers: bool) -> list[Message]:
     """Turns → Converse messages obeying Bedrock's rules (see the module docstring)."""
     merged: list[tuple[str, list[str]]] = []
     for turn in turns:
-        text = f"<@{turn.speaker}>: {turn.text}" if prefix_speakers and turn.role == "user" else turn.text
+        prefix = prefix_speakers and turn.role == "user" and turn.speaker
+        text = f"<@{turn.speaker}>: {turn.text}" if prefix else turn.text
         if not text.strip():
             continue
         if merged and merged[-1][0] == turn.role:

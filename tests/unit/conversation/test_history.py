@@ -36,6 +36,11 @@ def bot(ts: str, text: str, *, answer: str | None = None, reply_to: str = "", pa
     return message
 
 
+# Slack's shape of a deleted thread root that still has replies (conversations.replies)
+TOMBSTONE = {"type": "message", "subtype": "tombstone", "text": "This message was deleted.", "user": "USLACKBOT",
+             "hidden": True, "ts": "1.0", "thread_ts": "1.0", "reply_count": 2, "is_locked": False}
+
+
 def convert(messages: list[dict[str, Any]], upto: str, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     turns = thread_turns(messages, bot_user_id=BOT, bot_id=BOT_ID, upto_ts=upto, skip_answers=skip)
     return to_bedrock(turns, prefix_speakers=len(speakers(turns)) > 1)
@@ -123,6 +128,16 @@ CASES: list[tuple[str, list[dict[str, Any]], str, tuple[str, ...], list[tuple[st
      [("user", "[attached file: report.pdf (application/pdf)]")]),
     ("empty-text-dropped", [user("1.0", "q"), user("2.0", "<@UBOT>")], "2.0", (), [("user", "q")]),
     ("deleted-user-still-a-user", [user("1.0", "q", who="UGONE")], "1.0", (), [("user", "q")]),
+    ("deleted-root-keeps-its-place-and-the-answer-to-it", [
+        TOMBSTONE,
+        bot("2.0", "Use IAM.", answer="A1", reply_to="1.0", md="Use *IAM*."),
+        user("3.0", "how often?"),
+    ], "3.0", (), [("user", "[This message was deleted.]"), ("assistant", "Use *IAM*."), ("user", "how often?")]),
+    ("deleted-root-has-no-speaker-among-several", [
+        TOMBSTONE, user("2.0", "what was that?", who="U2"), user("3.0", "<@UBOT> no idea", who="U3"),
+    ], "3.0", (), [("user", "[This message was deleted.]\n\n<@U2>: what was that?\n\n<@U3>: no idea")]),
+    ("deleted-root-then-an-empty-mention", [TOMBSTONE, user("2.0", "<@UBOT>")], "2.0", (),
+     [("user", "[This message was deleted.]")]),
 ]
 
 
