@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation import history
+from bot.conversation import history, threads
 from bot.conversation.pool import Job
 from bot.conversation.seen import BoundedSet
 from bot.conversation.threads import ThreadRegistry
@@ -23,7 +23,6 @@ from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
 from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.render.layout import LIMIT, PLACEHOLDER
-from bot.slack.markup import mentions
 from bot.slack.reader import SlackReader
 from bot.slack.writer import AnswerHandle, AnswerRef, PostError, SlackWriter
 
@@ -160,9 +159,8 @@ class Responder:
         if r.in_thread:
             raw, pages = self._reader.fetch_thread(r.channel, r.thread_ts)
             log["history_pages"] = pages
-            root = raw[0] if raw else {}
-            started_for_bot = r.channel_type == "im" or mentions(str(root.get("text", "")),
-                                                                          ident.bot_user_id)
+            started_for_bot = r.channel_type == "im" or threads.started_for_bot(
+                raw[0] if raw else None, raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id)
             self._registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         else:
             log["history_pages"] = 0

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.conversation import threads
 from bot.conversation.access import Access
 from bot.conversation.pool import AnswerPool, Job
 from bot.conversation.seen import BoundedSet
 from bot.conversation.threads import ThreadRegistry
 from bot.render.layout import LIMIT
 from bot.responder import Identity, Responder
-from bot.slack.markup import mentions
 from bot.slack.reader import SlackReader
 from bot.slack.writer import AnswerRef, PostError, SlackWriter
 
@@ -50,9 +50,11 @@ class Service:
         self.pool = AnswerPool(responder.answer, workers=workers, max_queued=max_queued)
 
     def _started_for_bot(self, request: Any) -> bool:
-        def ask() -> bool:
-            root = self._reader.fetch_root(request.channel, request.thread_ts)
-            return root is not None and mentions(str(root.get("text", "")), self._identity.bot_user_id)
+        def ask() -> bool:  # one conversations.replies call, more only for a deleted root (threads.settled)
+            who = {"bot_user_id": self._identity.bot_user_id, "bot_id": self._identity.bot_id}
+            messages = self._reader.fetch_thread_until(request.channel, request.thread_ts,
+                                                       lambda got: threads.settled(got, **who)) or []
+            return bool(messages) and threads.started_for_bot(messages[0], messages, **who)
 
         return self._registry.resolve(request.team_id, request.channel, request.thread_ts, ask)
 

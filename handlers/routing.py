@@ -7,9 +7,10 @@ The rules, in order (the README repeats them):
 2. Direct messages: always (a top-level DM starts a conversation in its thread).
 3. A message that mentions the bot (`app_mention`, or the `message` copy of the same mention): always,
    in the message's thread.
-4. A reply in a channel thread without a mention: only if the thread's root message mentions the bot
-   (the conversation was started for it) — decided by the caller, who remembers threads — and not when
-   the reply mentions someone else but not the bot (people talking to each other).
+4. A reply in a channel thread without a mention: only if the thread was started for the bot (its root
+   mentions the bot, or the bot answered the root: `bot.conversation.threads.started_for_bot`) — decided
+   by the caller, who remembers threads — and not when the reply mentions someone else but not the bot
+   (people talking to each other).
 5. Anything else (top-level chatter, replies in other threads): no.
 
 Whose workspace is whose (Slack Connect): "our team" is decided once per envelope by `installing_team`

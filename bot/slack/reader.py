@@ -1,4 +1,5 @@
-"""Reading from Slack: a thread's messages (all pages, with the bot's metadata marks) and a thread's root.
+"""Reading from Slack: a thread's messages (all pages, or as many as a decision needs, with the bot's metadata
+marks) and a thread's root.
 
 Reads are retried here: a 429 pauses that method for every caller until its Retry-After has passed (no
 call inside the window), 5xx answers and connection failures back off and retry a few times.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from slack_sdk import WebClient
@@ -62,22 +63,44 @@ class SlackReader:
                 raise ConnectionError(f"{method} failed {attempt} times ({reason})")
             self._sleep(self._backoff(attempt))
 
-    def fetch_thread(self, channel: str, thread_ts: str) -> tuple[list[dict[str, Any]], int]:
-        """All messages of the thread, oldest first, following the cursor to the end; also the pages read."""
-        messages: list[dict[str, Any]] = []
+    def _pages(self, channel: str, thread_ts: str) -> Iterator[list[dict[str, Any]]]:
+        """The thread's messages (with the bot's metadata marks), a page at a time, oldest first."""
         cursor: str | None = None
-        pages = 0
         while True:
             params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": PAGE_SIZE,
                                       "include_all_metadata": True}
             if cursor:
                 params["cursor"] = cursor
             response = self._call("conversations.replies", **params)
-            pages += 1
-            messages.extend(response.get("messages") or [])
+            yield list(response.get("messages") or [])
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
-                return messages, pages
+                return
+
+    def fetch_thread(self, channel: str, thread_ts: str) -> tuple[list[dict[str, Any]], int]:
+        """All messages of the thread, oldest first, following the cursor to the end; also the pages read."""
+        messages: list[dict[str, Any]] = []
+        pages = 0
+        for page in self._pages(channel, thread_ts):
+            pages += 1
+            messages.extend(page)
+        return messages, pages
+
+    def fetch_thread_until(self, channel: str, thread_ts: str,
+                           enough: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]] | None:
+        """The thread's first messages, oldest first: page after page until `enough(messages so far)` or the
+        end (usually one call). None if Slack has no such thread or the bot cannot read it."""
+        messages: list[dict[str, Any]] = []
+        try:
+            for page in self._pages(channel, thread_ts):
+                messages.extend(page)
+                if enough(messages):
+                    break
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("thread_not_found", "channel_not_found", "not_in_channel"):
+                return None
+            raise
+        return messages
 
     def fetch_root(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
         """The thread's root message (one small call), or None if Slack has no such thread."""
