@@ -353,6 +353,23 @@ def test_deleting_a_thread_parent_leaves_a_tombstone(client: WebClient, fake: Fa
     assert fake.thread("C1", root) == []
 
 
+def test_user_messages_carry_rich_text_like_slacks_composer_and_forwards(fake: FakeSlack) -> None:
+    share = {"is_share": True, "is_msg_unfurl": True, "text": "the original", "author_id": "U2"}
+    ts = fake.user_says("C1", "U1", "<@UBOT> see <#C2|random>, <https://x.io|docs> &amp; :tada: <!here>",
+                        attachments=[share])
+    message = fake.message("C1", ts)
+    assert message is not None and message["attachments"] == [share]
+    assert message["blocks"][0]["elements"][0]["elements"] == [
+        {"type": "user", "user_id": "UBOT"}, {"type": "text", "text": " see "},
+        {"type": "channel", "channel_id": "C2"}, {"type": "text", "text": ", "},
+        {"type": "link", "url": "https://x.io", "text": "docs"}, {"type": "text", "text": " & "},
+        {"type": "emoji", "name": "tada"}, {"type": "text", "text": " "}, {"type": "broadcast", "range": "here"}]
+    assert all(e["attachments"] == [share] for e in fake.events)  # both the message and the app_mention
+    alert = fake.post_as_other_bot("C1", "ERROR", attachments=[{"title": "t"}], blocks=[{"type": "divider"}])
+    stored = fake.message("C1", alert)
+    assert stored is not None and (stored["attachments"], stored["blocks"]) == ([{"title": "t"}], [{"type": "divider"}])
+
+
 def test_form_body_and_token_parameter(fake: FakeSlack) -> None:
     body = (
         b"token="

@@ -470,14 +470,18 @@ class FakeSlack:
         files: list[Json] | None = None,
         subtype: str | None = None,
         blocks: list[Json] | None = None,
+        attachments: list[Json] | None = None,
         mention_order: MentionOrder = "mention_first",
     ) -> str:
-        """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts."""
+        """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts.
+
+        ``attachments``: e.g. a forwarded message, as Slack attaches it (``is_share``)."""
         if mention_order not in MENTION_ORDERS:
             raise ValueError(f"unknown mention_order {mention_order!r}")
         with self._lock:
             message = self._workspace.post_user_message_locked(
-                channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks
+                channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks,
+                attachments=attachments,
             )
             self._events_api.user_posted_locked(channel, message, mention_order)
             ts = message["ts"]
@@ -510,10 +514,21 @@ class FakeSlack:
             self._events_api.message_deleted_locked(channel, old)
         self._socket_mode.pump()
 
-    def post_as_other_bot(self, channel: str, text: str, thread_ts: str | None = None) -> str:
-        """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT); return the ts."""
+    def post_as_other_bot(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        *,
+        attachments: list[Json] | None = None,
+        blocks: list[Json] | None = None,
+    ) -> str:
+        """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT), with legacy ``attachments`` or
+        Block Kit ``blocks`` if given; return the ts."""
         with self._lock:
-            message = self._workspace.post_other_bot_message_locked(channel, text, thread_ts)
+            message = self._workspace.post_other_bot_message_locked(
+                channel, text, thread_ts, attachments=attachments, blocks=blocks
+            )
             self._events_api.message_posted_locked(channel, message)
             ts = message["ts"]
         self._socket_mode.pump()
