@@ -165,7 +165,7 @@ class Responder:
         else:
             log["history_pages"] = 0
             raw = [{"type": "message", "user": r.user, "text": r.text, "ts": r.ts, "files": list(r.files),
-                    "attachments": list(r.attachments)}]
+                    "attachments": list(r.attachments), "blocks": list(r.blocks)}]
         turns = history.thread_turns(raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id, upto_ts=r.ts,
                                      skip_answers={handle.key}, join_markdown=self._join)
         if not turns or turns[-1].role != "user" or turns[-1].anchor[0] != history.ts_key(r.ts):

@@ -49,6 +49,7 @@ class Request:
     ext_shared: bool = False
     files: tuple[dict[str, Any], ...] = ()
     attachments: tuple[dict[str, Any], ...] = ()
+    blocks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,13 +109,16 @@ def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: s
     root = thread_ts if isinstance(thread_ts, str) and thread_ts else ts
     channel_type = str(event.get("channel_type") or ("im" if channel.startswith("D") else "channel"))
 
+    def dicts(key: str) -> tuple[dict[str, Any], ...]:
+        value = event.get(key)
+        return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
+
     def request(trigger: str, *, qualify: bool = False) -> Request:
         return Request(team_id=team_id, channel=channel, channel_type=channel_type, user=user,
                        user_team=author_team(event), ts=ts,
                        thread_ts=root, trigger=trigger, text=text, in_thread=in_thread,
                        needs_qualification=qualify, ext_shared=ext_shared,
-                       files=tuple(f for f in event.get("files") or () if isinstance(f, dict)),
-                       attachments=tuple(a for a in event.get("attachments") or () if isinstance(a, dict)))
+                       files=dicts("files"), attachments=dicts("attachments"), blocks=dicts("blocks"))
 
     if kind == "app_mention":
         return request("mention")

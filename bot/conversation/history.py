@@ -8,7 +8,8 @@ The bot's own messages become `assistant` turns, rebuilt from the metadata marks
 (`bot.slack.marks`): the parts of an answer split over several messages are joined back into
 the Markdown the model wrote, and placeholders, "still writing" markers and notes are left out. Messages
 without marks (older ones, other installs) fall back to their visible text. Everything else — people and
-other bots — becomes `user` turns, prefixed `<@U…>: ` when more than one speaker takes part.
+other bots — becomes `user` turns (what a message says, with its blocks and attachments:
+`bot.conversation.content`), prefixed `<@U…>: ` when more than one speaker takes part.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversation.content import message_text
 from bot.render.layout import MARKER, PLACEHOLDER
-from bot.slack import markup
 from bot.slack.marks import read_marks
 
 # Message subtypes that are part of the conversation (system messages, edits and deletions are not). Wider
@@ -42,61 +43,6 @@ Message = dict[str, Any]
 def ts_key(ts: str) -> tuple[int, int]:
     seconds, _, fraction = ts.partition(".")
     return int(seconds or 0), int(fraction or 0)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters (tabs and newlines stay) and replace lone surrogates with U+FFFD, which
-    JSON can carry but UTF-8 (and so Bedrock) cannot."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
-
-
-def slack_to_model(text: str, *, bot_user_id: str) -> str:
-    """Slack markup → plain text for the model: the bot's own mention removed, `<@U…>` kept as an id,
-    `<#C…|name>` → `#name`, `<url|text>` → `text (url)`, `&amp; &lt; &gt;` unescaped."""
-    text = clean_text(text)
-
-    def mention(m: re.Match[str]) -> str:
-        return "" if m.group(1) == bot_user_id else f"<@{m.group(1)}>"
-
-    def link(m: re.Match[str]) -> str:
-        url, label = m.group(1), m.group(2)
-        shown = url.removeprefix("mailto:")
-        if not label or label in (url, shown):
-            return shown
-        return f"{label} ({url})"
-
-    text = markup.USER_MENTION.sub(mention, text)
-    text = markup.CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
-    text = markup.SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
-    text = markup.SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
-    text = markup.DATE.sub(lambda m: m.group(1), text)
-    text = markup.LINK.sub(link, text)
-    text = markup.unescape(text)
-    text = re.sub(r"[ \t]{2,}", " ", text)  # the removed mention often leaves a double space
-    return text.strip()
-
-
-def _files_note(message: Mapping[str, Any]) -> str:
-    names = []
-    for f in message.get("files") or ():
-        name = f.get("name") or f.get("title") or "a file"
-        kind = f.get("mimetype") or f.get("filetype") or "unknown type"
-        names.append(f"[attached file: {name} ({kind})]")
-    return "\n".join(names)
-
-
-def message_text(message: Mapping[str, Any], *, bot_user_id: str) -> str:
-    """What a person's (or another bot's) message says, for the model."""
-    text = slack_to_model(str(message.get("text") or ""), bot_user_id=bot_user_id)
-    if not text:
-        fallbacks = [str(a.get("fallback") or a.get("text") or "") for a in message.get("attachments") or ()]
-        text = "\n".join(t for t in fallbacks if t).strip()
-    files = _files_note(message)
-    return "\n".join(t for t in (text, files) if t)
 
 
 _NOTE_LINE = re.compile(r"\n*:warning: _[^\n]*_\s*$")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.conversation.content import slack_to_model
 from bot.conversation.history import (
     estimate_tokens,
-    slack_to_model,
     speakers,
     thread_turns,
     to_bedrock,
@@ -177,3 +177,14 @@ def test_trim_within_budget_changes_nothing() -> None:
 
 def test_token_estimate_counts_cjk_heavier() -> None:
     assert estimate_tokens("あ" * 100) > estimate_tokens("a" * 100) * 3
+
+
+def test_a_forwarded_text_counts_toward_the_budget() -> None:
+    forwarded = {"is_share": True, "is_msg_unfurl": True, "author_name": "Linda C", "text": "pricing " * 1000}
+    thread = [user("1.0", "<@UBOT> topic"), bot("2.0", "ok", answer="A1", reply_to="1.0", md="ok"),
+              user("3.0", "look at this", attachments=[forwarded]),
+              bot("4.0", "seen", answer="A3", reply_to="3.0", md="seen"), user("5.0", "so?")]
+    messages = convert(thread, "5.0")
+    assert "pricing pricing" in messages[2]["content"][0]["text"]
+    trimmed, dropped = trim_to_budget(messages, budget=1000)  # the forward alone is about 2,000 tokens
+    assert dropped == 2 and texts(trimmed) == [("user", "topic"), ("assistant", "seen"), ("user", "so?")]

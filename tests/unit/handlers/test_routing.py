@@ -64,6 +64,16 @@ def test_ignored(event: dict[str, Any]) -> None:
     assert isinstance(route(event, team_id="T1", bot_user_id=BOT, bot_id="BBOT"), Ignore)
 
 
+def test_request_carries_blocks_attachments_and_files_and_skips_malformed_ones() -> None:
+    block = {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [{"type": "text",
+                                                                                          "text": "hi"}]}]}
+    share = {"is_share": True, "text": "forwarded"}
+    result = route(ev(channel="D1", channel_type="im", blocks=[block, "x"], attachments=[share, 3], files=7),
+                   team_id="T1", bot_user_id=BOT, bot_id="BBOT")
+    assert isinstance(result, Request)
+    assert (result.blocks, result.attachments, result.files) == ((block,), (share,), ())
+
+
 def test_reply_mentioning_bot_and_someone_else_is_answered() -> None:
     result = route(ev(thread_ts="5.1", text="<@U2> and <@UBOT> look"), team_id="T1", bot_user_id=BOT,
                    bot_id="BBOT")
