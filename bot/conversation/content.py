@@ -37,6 +37,25 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
+_DROPPED = "\x00"  # where the bot's own mention was (clean_text removes NULs from what people wrote)
+_AROUND_DROPPED = re.compile(f"(^|\n)?[ \t]*{_DROPPED}[ \t]*")
+
+
+def _close_gap(text: str) -> str:
+    """Remove the bot's dropped mention with the space around it, so no double space is left."""
+    return _AROUND_DROPPED.sub(lambda m: m.group(1) if m.group(1) is not None else " ", text)
+
+
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+_SPACES = re.compile(r"(?<=\S)[ \t]{2,}")
+
+
+def _tidy_spaces(text: str) -> str:
+    """Runs of spaces inside a line become one (removed markup and control characters leave them), except
+    in code, where they may be alignment; indentation at the start of a line stays."""
+    return "".join(part if i % 2 else _SPACES.sub(" ", part) for i, part in enumerate(_CODE.split(text)))
+
+
 def _link(url: str, label: str | None) -> str:
     shown = url.removeprefix("mailto:")
     if not label or label in (url, shown):
@@ -50,17 +69,15 @@ def slack_to_model(text: str, *, bot_user_id: str) -> str:
     text = clean_text(text)
 
     def mention(m: re.Match[str]) -> str:
-        return "" if m.group(1) == bot_user_id else f"<@{m.group(1)}>"
+        return _DROPPED if m.group(1) == bot_user_id else f"<@{m.group(1)}>"
 
-    text = markup.USER_MENTION.sub(mention, text)
+    text = _close_gap(markup.USER_MENTION.sub(mention, text))
     text = markup.CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
     text = markup.SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
     text = markup.SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
     text = markup.DATE.sub(lambda m: m.group(1), text)
     text = markup.LINK.sub(lambda m: _link(m.group(1), m.group(2)), text)
-    text = markup.unescape(text)
-    text = re.sub(r"[ \t]{2,}", " ", text)  # the removed mention often leaves a double space
-    return text.strip()
+    return _tidy_spaces(markup.unescape(text)).strip()
 
 
 # ---------------------------------------------------------------------------------------------- blocks
@@ -132,15 +149,6 @@ def _inline(elements: Any, bot_user_id: str) -> str:
         elif isinstance(element.get("text"), str):  # newer inline kinds that carry their text
             out.append(clean_text(element["text"]))
     return "".join(out)
-
-
-_DROPPED = "\x00"  # where the bot's own mention was (clean_text removes NULs from what people wrote)
-_AROUND_DROPPED = re.compile(f"(^|\n)?[ \t]*{_DROPPED}[ \t]*")
-
-
-def _close_gap(text: str) -> str:
-    """Remove the bot's dropped mention with the space around it, so no double space is left."""
-    return _AROUND_DROPPED.sub(lambda m: m.group(1) if m.group(1) is not None else " ", text)
 
 
 def _rich_text(elements: Any, bot_user_id: str) -> str:

@@ -14,13 +14,12 @@ other bots — becomes `user` turns (what a message says, with its blocks and at
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation.content import message_text
+from bot.conversation.content import message_text, slack_to_model
 from bot.render.layout import MARKER, PLACEHOLDER
 from bot.slack.marks import read_marks
 
@@ -48,13 +47,15 @@ def ts_key(ts: str) -> tuple[int, int]:
 _NOTE_LINE = re.compile(r"\n*:warning: _[^\n]*_\s*$")
 
 
-def visible_answer_text(text: str) -> str:
-    """Fallback for a bot message without marks: its text minus the marker, note and placeholder."""
+def visible_answer_text(text: str, *, bot_user_id: str) -> str:
+    """Fallback for a bot message without marks (or without their Markdown): its text minus the marker,
+    note and placeholder, with Slack's markup read as in people's messages (`<url|label>` → `label (url)`,
+    `&amp;` → `&`…). The mrkdwn the bot wrote (`*bold*`, `•`) is not turned back into Markdown."""
     text = text.removesuffix(MARKER)
     text = _NOTE_LINE.sub("", text)
     if text.strip() == PLACEHOLDER:
         return ""
-    return html.unescape(text).strip()
+    return slack_to_model(text, bot_user_id=bot_user_id)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def thread_turns(
                 continue
             if ts_key(ts) > limit:
                 continue
-            text = visible_answer_text(str(message.get("text") or ""))
+            text = visible_answer_text(str(message.get("text") or ""), bot_user_id=bot_user_id)
             if text:
                 turns.append(Turn("assistant", text, anchor=(ts_key(ts), 1, ts_key(ts))))
             continue
@@ -123,7 +124,8 @@ def thread_turns(
         if all("md" in pl for pl in payloads):
             text = join_markdown([str(pl["md"]) for pl in payloads]).strip()
         else:
-            text = "\n".join(visible_answer_text(str(p[2].get("text") or "")) for p in parts).strip()
+            text = "\n".join(visible_answer_text(str(p[2].get("text") or ""), bot_user_id=bot_user_id)
+                             for p in parts).strip()
         if text:
             first = parts[0][2]
             reply_to = ts_key(str(payloads[0].get("reply_to", first.get("ts", "0"))))

@@ -97,3 +97,17 @@ def test_blocks_that_say_more_than_the_text_are_read(bot: Any, slack: FakeSlack,
     final_state(slack, "D1", dm)
     assert texts(bedrock.calls[1]) == [("user", "ERROR in payment-service\n*NullPointerException* in `charge()`\n"
                                                 "*Env:* prod\nSentry · 42 events")]
+
+
+def test_the_bots_older_reply_without_marks_is_read_like_peoples(bot: Any, slack: FakeSlack,
+                                                                   bedrock: FakeBedrock) -> None:
+    root = slack.add_history("C1", "U1", "<@UBOT> how do I rotate keys?")
+    slack.add_history("C1", "UBOT", "See <https://docs.aws.amazon.com/iam/|the IAM guide> &amp; ask <@U2>.",
+                      thread_ts=root, bot=True)  # written by an older version, without metadata
+    bedrock.enqueue(Stream(["Every 90 days."]))
+    ts = slack.user_says("C1", "U1", "how often?", thread_ts=root)
+    final_state(slack, "C1", root, reply_to=ts)
+    assert texts(bedrock.calls[0]) == [
+        ("user", "how do I rotate keys?"),
+        ("assistant", "See the IAM guide (https://docs.aws.amazon.com/iam/) & ask <@U2>."),
+        ("user", "how often?")]

@@ -63,6 +63,13 @@ MARKUP = [
     ("usergroup", "hey <!subteam^S1|@ops>", "hey @ops"),
     ("special", "<!here> look", "@here look"),
     ("japanese", "<@UBOT> 鍵の&amp;ローテーション", "鍵の&ローテーション"),
+    ("bot-mention-mid-sentence", "ask <@UBOT> please", "ask please"),
+    ("bot-mention-at-a-line-start", "context\n<@UBOT> question", "context\nquestion"),
+    ("code-indentation-kept", "<@UBOT> why?\n```\nif x:\n    y()\n```", "why?\n```\nif x:\n    y()\n```"),
+    ("spaces-inside-a-line-tidied", "what is  &lt;IAM&gt;   here", "what is <IAM> here"),
+    ("spaces-in-code-kept", "run `a  =  1` and\n```\nx  = 1  # aligned\n```",
+     "run `a  =  1` and\n```\nx  = 1  # aligned\n```"),
+    ("indentation-kept", "steps:\n    - one\n\tcode", "steps:\n    - one\n\tcode"),
 ]
 
 
@@ -108,6 +115,10 @@ CASES: list[tuple[str, list[dict[str, Any]], str, tuple[str, ...], list[tuple[st
     ("unmarked-bot-message-uses-visible-text", [
         user("1.0", "q"), bot("2.0", "old answer\n\n" + format_note("cut")), user("3.0", "q2"),
     ], "3.0", (), [("user", "q"), ("assistant", "old answer"), ("user", "q2")]),
+    ("unmarked-bot-message-markup-read-like-peoples", [
+        user("1.0", "q"), bot("2.0", "Read <https://x.io/rotate|the runbook> &amp; ask <@U2>"), user("3.0", "q2"),
+    ], "3.0", (), [("user", "q"), ("assistant", "Read the runbook (https://x.io/rotate) & ask <@U2>"),
+                   ("user", "q2")]),
     ("marks-without-md-use-visible-text", [
         user("1.0", "q"), bot("2.0", "shown &amp; text" + MARKER, answer="A1", reply_to="1.0"), user("3.0", "q2"),
     ], "3.0", (), [("user", "q"), ("assistant", "shown & text"), ("user", "q2")]),
@@ -151,10 +162,24 @@ def test_thread_conversion(messages: list[dict[str, Any]], upto: str, skip: tupl
     assert all(m["content"][0]["text"].strip() for m in result)
 
 
-def test_visible_answer_text_strips_marker_and_note() -> None:
-    assert visible_answer_text("answer" + MARKER) == "answer"
-    assert visible_answer_text("answer\n\n" + format_note("Bedrock <busy>")) == "answer"
-    assert visible_answer_text(PLACEHOLDER) == ""
+VISIBLE = [
+    ("marker-stripped", "answer" + MARKER, "answer"),
+    ("note-stripped", "answer\n\n" + format_note("Bedrock <busy>"), "answer"),
+    ("placeholder-is-nothing", PLACEHOLDER, ""),
+    # the bot's older replies without marks: Slack markup read as in people's messages
+    ("link-with-label", "See <https://docs.aws.amazon.com/iam/|the IAM guide>.", "See the IAM guide "
+     "(https://docs.aws.amazon.com/iam/)."),
+    ("bare-link", "<https://x.io/a>", "https://x.io/a"),
+    ("entities", "use `a &amp;&amp; b` and &lt;tag&gt;", "use `a && b` and <tag>"),
+    ("mentions-and-channels", "ask <@U2> in <#C1|general>", "ask <@U2> in #general"),
+    ("escaped-broadcast-stays-text", "not &lt;!here&gt;", "not <!here>"),
+    ("code-indentation-kept", "```\ndef f():\n    return 1\n```" + MARKER, "```\ndef f():\n    return 1\n```"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [v[1:] for v in VISIBLE], ids=[v[0] for v in VISIBLE])
+def test_visible_answer_text(raw: str, expected: str) -> None:
+    assert visible_answer_text(raw, bot_user_id=BOT) == expected
 
 
 def msg(role: str, text: str) -> dict[str, Any]:
