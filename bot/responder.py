@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation import history
+from bot.conversation import history, threads
 from bot.conversation.access import Access
 from bot.conversation.pool import Job
 from bot.conversation.threads import ThreadRegistry
@@ -26,7 +26,6 @@ from bot.model.bedrock import ConverseStreamClient
 from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.render.layout import LIMIT, PLACEHOLDER
 from bot.slack.marks import read_marks
-from bot.slack.markup import mentions
 from bot.slack.reader import SlackReader
 from bot.slack.writer import AnswerHandle, AnswerRef, SlackWriter
 from bot.state import keys
@@ -75,6 +74,7 @@ class StoredRequest:
     text: str = ""
     files: tuple[dict[str, Any], ...] = ()
     attachments: tuple[dict[str, Any], ...] = ()
+    blocks: tuple[dict[str, Any], ...] = ()
 
 
 def _inference_config(settings: Settings) -> dict[str, Any]:
@@ -296,8 +296,10 @@ class Responder:
             logger.info("answer %s was already complete in Slack", record.id)
             self._store.finish_job(record.id)
             return None
+        bot = self._identity.bot_user_id
         restored = [(str(m.get("ts")), str(m.get("text") or ""),
-                     str(marks["md"]) if "md" in marks else history.visible_answer_text(str(m.get("text") or "")))
+                     str(marks["md"]) if "md" in marks
+                     else history.visible_answer_text(str(m.get("text") or ""), bot_user_id=bot))
                     for m, marks in parts]
         if time.time() - record.created > self._settings.resume_max_age_seconds:
             logger.info("answer %s is too old to resume; closing it", record.id)
@@ -324,9 +326,11 @@ class Responder:
         """What needed Slack before answering: is the thread the bot's, and may this person ask?"""
         r = job.request
         if r.needs_qualification:
-            def ask() -> bool:
-                root = self._reader.fetch_root(r.channel, r.thread_ts)
-                return root is not None and mentions(str(root.get("text", "")), self._identity.bot_user_id)
+            def ask() -> bool:  # one conversations.replies call, more only for a deleted root (threads.settled)
+                who = {"bot_user_id": self._identity.bot_user_id, "bot_id": self._identity.bot_id}
+                messages = self._reader.fetch_thread_until(r.channel, r.thread_ts,
+                                                           lambda got: threads.settled(got, **who)) or []
+                return bool(messages) and threads.started_for_bot(messages[0], messages, **who)
 
             if not self.registry.resolve(r.team_id, r.channel, r.thread_ts, ask):
                 self._store.unclaim(keys.message(r.team_id, r.channel, r.ts))
@@ -350,10 +354,10 @@ class Responder:
         else:
             log["history_pages"] = 0
             raw = [{"type": "message", "user": r.user, "text": r.text, "ts": r.ts, "files": list(r.files),
-                    "attachments": list(r.attachments)}]
+                    "attachments": list(r.attachments), "blocks": list(r.blocks)}]
         if r.in_thread and raw:
-            root = raw[0]
-            started_for_bot = r.channel_type == "im" or mentions(str(root.get("text", "")), ident.bot_user_id)
+            started_for_bot = r.channel_type == "im" or threads.started_for_bot(
+                raw[0], raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id)
             self.registry.set(r.team_id, r.channel, r.thread_ts, started_for_bot)
         turns = history.thread_turns(raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id, upto_ts=r.ts,
                                      skip_answers={handle.key}, join_markdown=self._join)

@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest
 
-from handlers.routing import Deleted, Ignore, Request, route
+from handlers.routing import Deleted, Ignore, Request, installing_team, route
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id:
     """The listener for `app_mention` and `message` events (ordinary parameters: Bolt injects by name)."""
 
     def handle_event(body: dict[str, Any], event: dict[str, Any], request: BoltRequest) -> None:
-        decision = route(event, team_id=str(body.get("team_id") or team_id), bot_user_id=bot_user_id,
+        # our workspace, from this envelope's authorizations: keys access, deduplication and all state
+        decision = route(event, team_id=installing_team(body, team_id), bot_user_id=bot_user_id,
                          bot_id=bot_id, ext_shared=bool(body.get("is_ext_shared_channel")))
         event_id = body.get("event_id")
         retry = next(iter(request.headers.get("x-slack-retry-num") or ()), None)

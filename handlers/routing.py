@@ -7,10 +7,16 @@ The rules, in order (the README repeats them):
 2. Direct messages: always (a top-level DM starts a conversation in its thread).
 3. A message that mentions the bot (`app_mention`, or the `message` copy of the same mention): always,
    in the message's thread.
-4. A reply in a channel thread without a mention: only if the thread's root message mentions the bot
-   (the conversation was started for it) — decided by the caller, who remembers threads — and not when
-   the reply mentions someone else but not the bot (people talking to each other).
+4. A reply in a channel thread without a mention: only if the thread was started for the bot (its root
+   mentions the bot, or the bot answered the root: `bot.conversation.threads.started_for_bot`) — decided
+   by the caller, who remembers threads — and not when the reply mentions someone else but not the bot
+   (people talking to each other).
 5. Anything else (top-level chatter, replies in other threads): no.
+
+Whose workspace is whose (Slack Connect): "our team" is decided once per envelope by `installing_team`
+(`authorizations[0].team_id`, as Bolt does: in a shared channel the envelope's top-level `team_id` can be
+the other organisation's), and the author's team by `author_team`. Both copies of one message (its
+`app_mention` and its `message` event) carry the same authorizations, so they get the same decision.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Request:
     ext_shared: bool = False
     files: tuple[dict[str, Any], ...] = ()
     attachments: tuple[dict[str, Any], ...] = ()
+    blocks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,34 @@ class Deleted:
     team_id: str
     channel: str
     ts: str
+
+
+def installing_team(body: Mapping[str, Any], fallback: str) -> str:
+    """The workspace the bot is installed in, for one envelope: `authorizations[0].team_id`, else the
+    envelope's `team_id` (an org-wide install has no team in its authorization), else `fallback`
+    (auth.test's team)."""
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], Mapping):
+        team = authorizations[0].get("team_id")
+        if isinstance(team, str) and team:
+            return team
+    team = body.get("team_id")
+    return team if isinstance(team, str) and team else fallback
+
+
+def author_team(event: Mapping[str, Any]) -> str:
+    """The workspace of the message's author, or "" if the event does not tell (the caller may ask Slack).
+
+    `user_team` first: in a shared channel an `app_mention`'s `team` is the channel's host organisation,
+    not the author's. Then `user_profile.team`, then `team`. An enterprise id (`E…`, which `user_team` can
+    be for someone from an Enterprise Grid org) names no workspace: unknown.
+    """
+    profile = event.get("user_profile")
+    for team in (event.get("user_team"), profile.get("team") if isinstance(profile, Mapping) else None,
+                 event.get("team")):
+        if isinstance(team, str) and team:
+            return "" if team.startswith("E") else team
+    return ""
 
 
 def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: str,
@@ -90,13 +125,16 @@ def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: s
     root = thread_ts if isinstance(thread_ts, str) and thread_ts else ts
     channel_type = str(event.get("channel_type") or ("im" if channel.startswith("D") else "channel"))
 
+    def dicts(key: str) -> tuple[dict[str, Any], ...]:
+        value = event.get(key)
+        return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()
+
     def request(trigger: str, *, qualify: bool = False) -> Request:
         return Request(team_id=team_id, channel=channel, channel_type=channel_type, user=user,
-                       user_team=str(event.get("user_team") or event.get("team") or team_id), ts=ts,
+                       user_team=author_team(event), ts=ts,
                        thread_ts=root, trigger=trigger, text=text, in_thread=in_thread,
                        needs_qualification=qualify, ext_shared=ext_shared,
-                       files=tuple(f for f in event.get("files") or () if isinstance(f, dict)),
-                       attachments=tuple(a for a in event.get("attachments") or () if isinstance(a, dict)))
+                       files=dicts("files"), attachments=dicts("attachments"), blocks=dicts("blocks"))
 
     if kind == "app_mention":
         return request("mention")

@@ -8,24 +8,28 @@ The bot's own messages become `assistant` turns, rebuilt from the metadata marks
 (`bot.slack.marks`): the parts of an answer split over several messages are joined back into
 the Markdown the model wrote, and placeholders, "still writing" markers and notes are left out. Messages
 without marks (older ones, other installs) fall back to their visible text. Everything else — people and
-other bots — becomes `user` turns, prefixed `<@U…>: ` when more than one speaker takes part.
+other bots — becomes `user` turns (what a message says, with its blocks and attachments:
+`bot.conversation.content`), prefixed `<@U…>: ` when more than one speaker takes part.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversation.content import message_text, slack_to_model
 from bot.render.layout import MARKER, PLACEHOLDER
-from bot.slack import markup
 from bot.slack.marks import read_marks
 
 # Message subtypes that are part of the conversation (system messages, edits and deletions are not). Wider
 # than what the bot answers (`handlers.routing.ANSWERED_SUBTYPES`): other bots' posts and /me lines are read.
 CONVERSATION_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "bot_message", "me_message"})
+# A deleted thread root (Slack's tombstone) keeps its place as this user turn, so that the bot's answer to
+# it stays in the history (an assistant turn cannot open a conversation) without anything of what was
+# deleted; it has no speaker.
+DELETED_ROOT = "[This message was deleted.]"
 MULTI_USER_PROMPT = (
     "The conversation is a Slack thread with several participants. Each of their messages starts with "
     "the author's Slack id, like `<@U123ABC>: `. Use these ids to tell people apart; you may mention "
@@ -40,78 +44,25 @@ def ts_key(ts: str) -> tuple[int, int]:
     return int(seconds or 0), int(fraction or 0)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """Drop control characters (tabs and newlines stay) and replace lone surrogates with U+FFFD, which
-    JSON can carry but UTF-8 (and so Bedrock) cannot."""
-    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
-
-
-def slack_to_model(text: str, *, bot_user_id: str) -> str:
-    """Slack markup → plain text for the model: the bot's own mention removed, `<@U…>` kept as an id,
-    `<#C…|name>` → `#name`, `<url|text>` → `text (url)`, `&amp; &lt; &gt;` unescaped."""
-    text = clean_text(text)
-
-    def mention(m: re.Match[str]) -> str:
-        return "" if m.group(1) == bot_user_id else f"<@{m.group(1)}>"
-
-    def link(m: re.Match[str]) -> str:
-        url, label = m.group(1), m.group(2)
-        shown = url.removeprefix("mailto:")
-        if not label or label in (url, shown):
-            return shown
-        return f"{label} ({url})"
-
-    text = markup.USER_MENTION.sub(mention, text)
-    text = markup.CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
-    text = markup.SUBTEAM.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
-    text = markup.SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
-    text = markup.DATE.sub(lambda m: m.group(1), text)
-    text = markup.LINK.sub(link, text)
-    text = markup.unescape(text)
-    text = re.sub(r"[ \t]{2,}", " ", text)  # the removed mention often leaves a double space
-    return text.strip()
-
-
-def _files_note(message: Mapping[str, Any]) -> str:
-    names = []
-    for f in message.get("files") or ():
-        name = f.get("name") or f.get("title") or "a file"
-        kind = f.get("mimetype") or f.get("filetype") or "unknown type"
-        names.append(f"[attached file: {name} ({kind})]")
-    return "\n".join(names)
-
-
-def message_text(message: Mapping[str, Any], *, bot_user_id: str) -> str:
-    """What a person's (or another bot's) message says, for the model."""
-    text = slack_to_model(str(message.get("text") or ""), bot_user_id=bot_user_id)
-    if not text:
-        fallbacks = [str(a.get("fallback") or a.get("text") or "") for a in message.get("attachments") or ()]
-        text = "\n".join(t for t in fallbacks if t).strip()
-    files = _files_note(message)
-    return "\n".join(t for t in (text, files) if t)
-
-
 _NOTE_LINE = re.compile(r"\n*:warning: _[^\n]*_\s*$")
 
 
-def visible_answer_text(text: str) -> str:
-    """Fallback for a bot message without marks: its text minus the marker, note and placeholder."""
+def visible_answer_text(text: str, *, bot_user_id: str) -> str:
+    """Fallback for a bot message without marks (or without their Markdown): its text minus the marker,
+    note and placeholder, with Slack's markup read as in people's messages (`<url|label>` → `label (url)`,
+    `&amp;` → `&`…). The mrkdwn the bot wrote (`*bold*`, `•`) is not turned back into Markdown."""
     text = text.removesuffix(MARKER)
     text = _NOTE_LINE.sub("", text)
     if text.strip() == PLACEHOLDER:
         return ""
-    return html.unescape(text).strip()
+    return slack_to_model(text, bot_user_id=bot_user_id)
 
 
 @dataclass(frozen=True)
 class Turn:
     role: str  # "user" | "assistant"
     text: str
-    speaker: str = ""  # Slack user (or bot) id of a user turn
+    speaker: str = ""  # Slack user (or bot) id of a user turn ("" for a deleted root)
     anchor: tuple[tuple[int, int], int, tuple[int, int]] = ((0, 0), 0, (0, 0))
 
 
@@ -139,9 +90,12 @@ def thread_turns(
     turns: list[Turn] = []
     answers: dict[str, list[tuple[int, dict[str, Any], Mapping[str, Any]]]] = {}
     for message in messages:
+        ts = str(message.get("ts", "0"))
+        if message.get("subtype") == "tombstone" and ts_key(ts) <= limit:
+            turns.append(Turn("user", DELETED_ROOT, anchor=(ts_key(ts), 0, ts_key(ts))))
+            continue
         if message.get("subtype") not in CONVERSATION_SUBTYPES:
             continue
-        ts = str(message.get("ts", "0"))
         if _is_ours(message, bot_user_id, bot_id):
             payload = read_marks(message)
             if payload is not None:
@@ -152,7 +106,7 @@ def thread_turns(
                 continue
             if ts_key(ts) > limit:
                 continue
-            text = visible_answer_text(str(message.get("text") or ""))
+            text = visible_answer_text(str(message.get("text") or ""), bot_user_id=bot_user_id)
             if text:
                 turns.append(Turn("assistant", text, anchor=(ts_key(ts), 1, ts_key(ts))))
             continue
@@ -170,7 +124,8 @@ def thread_turns(
         if all("md" in pl for pl in payloads):
             text = join_markdown([str(pl["md"]) for pl in payloads]).strip()
         else:
-            text = "\n".join(visible_answer_text(str(p[2].get("text") or "")) for p in parts).strip()
+            text = "\n".join(visible_answer_text(str(p[2].get("text") or ""), bot_user_id=bot_user_id)
+                             for p in parts).strip()
         if text:
             first = parts[0][2]
             reply_to = ts_key(str(payloads[0].get("reply_to", first.get("ts", "0"))))
@@ -180,14 +135,15 @@ def thread_turns(
 
 
 def speakers(turns: Sequence[Turn]) -> set[str]:
-    return {t.speaker for t in turns if t.role == "user"}
+    return {t.speaker for t in turns if t.role == "user" and t.speaker}
 
 
 def to_bedrock(turns: Sequence[Turn], *, prefix_speakers: bool) -> list[Message]:
     """Turns → Converse messages obeying Bedrock's rules (see the module docstring)."""
     merged: list[tuple[str, list[str]]] = []
     for turn in turns:
-        text = f"<@{turn.speaker}>: {turn.text}" if prefix_speakers and turn.role == "user" else turn.text
+        prefix = prefix_speakers and turn.role == "user" and turn.speaker
+        text = f"<@{turn.speaker}>: {turn.text}" if prefix else turn.text
         if not text.strip():
             continue
         if merged and merged[-1][0] == turn.role:

@@ -1,5 +1,5 @@
-"""Reading from Slack: a thread's messages (all pages, with the bot's metadata marks), a thread's root, a user's
-workspace.
+"""Reading from Slack: a thread's messages (all pages, or as many as a decision needs, with the bot's metadata
+marks), a user's workspace.
 
 Reads run on the bot's own threads (answer workers and Slack I/O threads, never Bolt's listeners). They are
 retried here: a 429 pauses that method for every caller until its Retry-After has passed, a transient failure
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from slack_sdk import WebClient
@@ -68,42 +68,49 @@ class SlackReader:
                 raise ReadError(f"{method} failed {attempt} times ({reason})")
             self._sleep(self._backoff(attempt))
 
-    def _replies(self, channel: str, thread_ts: str, **extra: Any) -> tuple[list[dict[str, Any]], int]:
-        messages: list[dict[str, Any]] = []
+    def _pages(self, channel: str, thread_ts: str, **extra: Any) -> Iterator[list[dict[str, Any]]]:
+        """The thread's messages (with the bot's metadata marks), a page at a time, oldest first."""
         cursor: str | None = None
-        pages = 0
         while True:
             params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "limit": PAGE_SIZE,
                                       "include_all_metadata": True, **extra}
             if cursor:
                 params["cursor"] = cursor
             response = self._call("conversations.replies", **params)
-            pages += 1
-            messages.extend(response.get("messages") or [])
+            yield list(response.get("messages") or [])
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
-                return messages, pages
+                return
 
     def fetch_thread(self, channel: str, thread_ts: str) -> tuple[list[dict[str, Any]], int]:
         """All messages of the thread, oldest first, following the cursor to the end; also the pages read."""
-        return self._replies(channel, thread_ts)
+        messages: list[dict[str, Any]] = []
+        pages = 0
+        for page in self._pages(channel, thread_ts):
+            pages += 1
+            messages.extend(page)
+        return messages, pages
 
-    def fetch_since(self, channel: str, thread_ts: str, oldest: str) -> list[dict[str, Any]]:
-        """The thread's messages from `oldest` on (inclusive), with metadata: where the bot looks for a message
-        of its own whose post lost its response."""
-        messages, _pages = self._replies(channel, thread_ts, oldest=oldest, inclusive=True)
-        return messages
-
-    def fetch_root(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
-        """The thread's root message (one small call), or None if Slack has no such thread."""
+    def fetch_thread_until(self, channel: str, thread_ts: str,
+                           enough: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]] | None:
+        """The thread's first messages, oldest first: page after page until `enough(messages so far)` or the
+        end (usually one call). None if Slack has no such thread or the bot cannot read it."""
+        messages: list[dict[str, Any]] = []
         try:
-            response = self._call("conversations.replies", channel=channel, ts=thread_ts, limit=1)
+            for page in self._pages(channel, thread_ts):
+                messages.extend(page)
+                if enough(messages):
+                    break
         except SlackApiError as exc:
             if classify(exc).kind in (Kind.DELETED, Kind.REFUSED):
                 return None
             raise
-        messages = response.get("messages") or []
-        return messages[0] if messages else None
+        return messages
+
+    def fetch_since(self, channel: str, thread_ts: str, oldest: str) -> list[dict[str, Any]]:
+        """The thread's messages from `oldest` on (inclusive), with metadata: where the bot looks for a message
+        of its own whose post lost its response."""
+        return [m for page in self._pages(channel, thread_ts, oldest=oldest, inclusive=True) for m in page]
 
     def user_team(self, user: str) -> str | None:
         """The workspace a user belongs to (users.info, cached): tells Slack Connect guests apart."""

@@ -18,7 +18,7 @@ NO_CACHE_MODEL = "us.anthropic.claude-no-cache-v1"
 @pytest.fixture(scope="module")
 def bot(start_bot: Any) -> Any:
     probers = ",".join(f"UP{i}" for i in range(40))  # probes come from fresh users, clear of the rate limit
-    return start_bot(ALLOWED_CHANNEL_IDS="C1,G1,CS", ALLOWED_USER_IDS=f"U1,U2,UEXT,{probers}",
+    return start_bot(ALLOWED_CHANNEL_IDS="C1,G1,CS,CX", ALLOWED_USER_IDS=f"U1,U2,UEXT,{probers}",
                      USER_RATE_LIMIT_PER_MINUTE="3",
                      MAX_ANSWER_OUTPUT_TOKENS="60", BEDROCK_MAX_TOKENS="50", BEDROCK_MODEL_ID=NO_CACHE_MODEL)
 
@@ -28,6 +28,9 @@ def models(fresh: None, bedrock: FakeBedrock, slack: FakeSlack) -> None:
     bedrock.add_model(NO_CACHE_MODEL, supports_cache=False)
     slack.add_user("UEXT", name="guest", team_id="TOTHERORG")
     slack.add_channel("CS", "shared", kind="public", members=("U1", "UEXT"), bot_member=True, ext_shared=True)
+    # a Slack Connect channel the other organisation hosts: Slack sends the app_mention copy of a message
+    # with the host's team_id at the top, the message copy with ours (tests/fakes/slack/events.py)
+    slack.add_channel("CX", "their-channel", members=("U1", "UEXT"), ext_shared=True, host_team="TOTHERORG")
 
 
 def asked(bedrock: FakeBedrock, text: str) -> bool:
@@ -85,6 +88,49 @@ def test_external_user_is_refused_once(bot: Any, slack: FakeSlack, bedrock: Fake
     bedrock.enqueue(Stream(["hi member"]))  # a member of the workspace in the same shared channel is served
     member = slack.user_says("CS", "U1", "<@UBOT> I am a member")
     assert final_state(slack, "CS", member)[0]["text"] == "hi member"
+
+
+ORDERS = ["mention_first", "message_first"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_our_member_in_a_channel_the_other_organisation_hosts_is_answered_once(
+        bot: Any, slack: FakeSlack, bedrock: FakeBedrock, order: str) -> None:
+    bedrock.enqueue(Stream(["hello member"]))
+    ts = slack.user_says("CX", "U1", "<@UBOT> I am one of yours", mention_order=order)  # type: ignore[arg-type]
+    assert final_state(slack, "CX", ts)[0]["text"] == "hello member"
+    probe(slack, bedrock)
+    assert [c for c in slack.calls_for("chat.postMessage") if c.params.get("text") == EXTERNAL] == []
+    assert len(bot_replies(slack, "CX", ts)) == 1
+    assert sum(asked_in(call, "I am one of yours") for call in bedrock.calls) == 1
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_their_user_in_a_channel_the_other_organisation_hosts_is_refused_once(
+        bot: Any, slack: FakeSlack, bedrock: FakeBedrock, order: str) -> None:
+    ts = slack.user_says("CX", "UEXT", "<@UBOT> I am a guest here", mention_order=order)  # type: ignore[arg-type]
+    probe(slack, bedrock)
+    refusals = [c for c in slack.calls_for("chat.postMessage") if c.params.get("text") == EXTERNAL]
+    assert len(refusals) == 1 and refusals[0].params["thread_ts"] == ts
+    assert not asked(bedrock, "guest here")
+
+
+def test_the_issues_envelope_a_message_copy_from_their_user(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """Issue 17's shape, alone: top-level team_id of the other organisation, the author from it too, our
+    workspace only in `authorizations` (the fake's default). Before, the top-level team made them "ours"."""
+    event = {"type": "message", "user": "UEXT", "team": "TOTHERORG", "user_team": "TOTHERORG",
+             "source_team": "TOTHERORG", "channel": "CX", "channel_type": "channel", "ts": "1678451405.023359",
+             "text": "<@UBOT> hey"}
+    slack.push_event(event, payload={"team_id": "TOTHERORG", "context_team_id": "TOTHERORG",
+                                     "is_ext_shared_channel": True})
+    probe(slack, bedrock)
+    assert not asked(bedrock, "hey")
+    assert [c.params["thread_ts"] for c in slack.calls_for("chat.postMessage")
+            if c.params.get("text") == EXTERNAL] == ["1678451405.023359"]
+
+
+def asked_in(call: Any, text: str) -> bool:
+    return text in str(call.messages)
 
 
 def test_per_user_rate_limit(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:

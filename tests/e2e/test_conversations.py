@@ -107,6 +107,21 @@ def test_thread_not_started_for_the_bot_needs_a_new_mention(bot: Any, slack: Fak
     assert len(bot_replies(slack, "C1", root)) == 2
 
 
+def test_a_deleted_root_keeps_the_thread_the_bots(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    bedrock.enqueue(Stream(["Use IAM."]))
+    root = slack.user_says("C1", "U1", "<@UBOT> how do I rotate keys?")
+    final_state(slack, "C1", root)
+    slack.user_deletes("C1", root)
+    assert slack.thread("C1", root)[0]["subtype"] == "tombstone"
+    for question, answer in [("how often?", "Every 90 days."), ("and the old ones?", "Delete them.")]:
+        bedrock.enqueue(Stream([answer]))
+        ts = slack.user_says("C1", "U1", question, thread_ts=root)
+        assert final_state(slack, "C1", root, reply_to=ts)[0]["text"] == answer
+    assert texts(bedrock.calls[-1]) == [
+        ("user", "[This message was deleted.]"), ("assistant", "Use IAM."),
+        ("user", "how often?"), ("assistant", "Every 90 days."), ("user", "and the old ones?")]
+
+
 def test_two_quick_messages_are_answered_in_order(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     bedrock.enqueue(Stream(["Answer ", "one ", "takes ", "a ", "while."], delay=0.1))
     bedrock.enqueue(Stream(["Answer two."]))

@@ -23,11 +23,10 @@ def test_follow_up_after_restart(start_bot: Any, slack: FakeSlack, bedrock: Fake
     final_state(slack, "C1", root, reply_to=ts2)
     assert [(m["role"], m["content"][0]["text"]) for m in bedrock.calls[1].messages] == [
         ("user", "how do I rotate keys?"), ("assistant", "Use IAM."), ("user", "how often?")]
-    root_lookups = [c for c in slack.calls_for("conversations.replies") if str(c.params.get("limit")) == "1"]
-    assert len(root_lookups) == 1  # asked Slack once whether the thread is the bot's
+    decide, _history = slack.calls_for("conversations.replies")  # asked once whether it is the bot's, then history
+    assert str(decide.params.get("include_all_metadata")).lower() in ("true", "1")  # marks tell, not only the root
 
     bedrock.enqueue(Stream(["Yes."]))
     ts3 = slack.user_says("C1", "U1", "really?", thread_ts=root)
     final_state(slack, "C1", root, reply_to=ts3)
-    root_lookups = [c for c in slack.calls_for("conversations.replies") if str(c.params.get("limit")) == "1"]
-    assert len(root_lookups) == 1  # now it knows
+    assert len(slack.calls_for("conversations.replies")) == 3  # now it knows: only the history

@@ -22,7 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.socket_mode.websocket_client import SocketModeClient as WebSocketClientSocketModeClient
 
-from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, FakeSlack
+from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +304,70 @@ def test_user_says_events(fake: FakeSlack) -> None:
     assert [(e["type"], e["channel"]) for e in fake.events[2:]] == [("message", "D1"), ("message", "G1")]
     assert fake.events[-1]["channel_type"] == "group"
     assert fake.message("G1", reply_ts)["thread_ts"] == ts  # type: ignore[index]
+
+
+def test_slack_connect_envelopes_from_a_channel_another_organisation_hosts(fake: FakeSlack) -> None:
+    fake.add_user("UEXT", team_id="TOTHERORG")
+    fake.add_channel("CX", "connect", members=("U1", "UEXT"), ext_shared=True, host_team="TOTHERORG")
+    ts = fake.user_says("CX", "UEXT", f"<@{BOT_USER_ID}> hi")
+    mention, message = (e["payload"] for e in fake.envelopes)
+    assert mention["event"]["type"] == "app_mention" and message["event"]["type"] == "message"
+    assert (mention["team_id"], message["team_id"], message["context_team_id"]) == ("TOTHERORG", TEAM_ID, "TOTHERORG")
+    assert mention["authorizations"][0]["team_id"] == message["authorizations"][0]["team_id"] == TEAM_ID
+    assert mention["is_ext_shared_channel"] is message["is_ext_shared_channel"] is True
+    assert (mention["event"]["team"], mention["event"]["user_team"], mention["event"]["user_profile"]) == (
+        "TOTHERORG", "TOTHERORG", {"team": "TOTHERORG"})
+    assert fake.message("CX", ts)["source_team"] == "TOTHERORG"  # type: ignore[index]
+    fake.user_says("CX", "U1", f"<@{BOT_USER_ID}> me too")  # our member: the mention still comes as the host's
+    mention, message = (e["payload"] for e in fake.envelopes[2:])
+    assert (mention["team_id"], mention["event"]["team"], mention["event"]["user_team"]) == (
+        "TOTHERORG", "TOTHERORG", TEAM_ID)
+    assert (message["team_id"], message["event"]["team"], message["event"]["user_team"]) == (TEAM_ID, TEAM_ID, TEAM_ID)
+    retry = fake.envelope(fake.redeliver(fake.envelopes[2]["envelope_id"]))  # a retry keeps the envelope's fields
+    assert retry["payload"]["team_id"] == "TOTHERORG" and retry["retry_attempt"] == 1
+
+
+def test_push_event_sets_envelope_fields(fake: FakeSlack) -> None:
+    fake.push_event({"type": "message", "channel": "C1", "user": "U1", "ts": "1.1", "text": "x"},
+                    payload={"team_id": "T014GJXU940", "is_ext_shared_channel": True})
+    payload = fake.envelopes[0]["payload"]
+    assert (payload["team_id"], payload["is_ext_shared_channel"]) == ("T014GJXU940", True)
+    assert payload["authorizations"][0]["team_id"] == TEAM_ID
+
+
+def test_deleting_a_thread_parent_leaves_a_tombstone(client: WebClient, fake: FakeSlack) -> None:
+    root = fake.user_says("C1", "U1", f"<@{BOT_USER_ID}> question")
+    reply = fake.user_says("C1", "U2", "a reply", thread_ts=root)
+    fake.user_deletes("C1", root)
+    changed = fake.events[-1]
+    assert (changed["subtype"], changed["hidden"], changed["previous_message"]["text"]) == (
+        "message_changed", True, f"<@{BOT_USER_ID}> question")
+    tombstone = client.conversations_replies(channel="C1", ts=root)["messages"][0]
+    assert changed["message"] == tombstone
+    shown = ("type", "subtype", "text", "user", "hidden", "ts", "thread_ts", "reply_count")
+    assert {k: tombstone[k] for k in shown} == {
+        "type": "message", "subtype": "tombstone", "text": "This message was deleted.", "user": "USLACKBOT",
+        "hidden": True, "ts": root, "thread_ts": root, "reply_count": 1}
+    fake.user_deletes("C1", reply)  # the last reply: the tombstone goes too
+    assert fake.events[-1]["subtype"] == "message_deleted"
+    assert fake.thread("C1", root) == []
+
+
+def test_user_messages_carry_rich_text_like_slacks_composer_and_forwards(fake: FakeSlack) -> None:
+    share = {"is_share": True, "is_msg_unfurl": True, "text": "the original", "author_id": "U2"}
+    ts = fake.user_says("C1", "U1", "<@UBOT> see <#C2|random>, <https://x.io|docs> &amp; :tada: <!here>",
+                        attachments=[share])
+    message = fake.message("C1", ts)
+    assert message is not None and message["attachments"] == [share]
+    assert message["blocks"][0]["elements"][0]["elements"] == [
+        {"type": "user", "user_id": "UBOT"}, {"type": "text", "text": " see "},
+        {"type": "channel", "channel_id": "C2"}, {"type": "text", "text": ", "},
+        {"type": "link", "url": "https://x.io", "text": "docs"}, {"type": "text", "text": " & "},
+        {"type": "emoji", "name": "tada"}, {"type": "text", "text": " "}, {"type": "broadcast", "range": "here"}]
+    assert all(e["attachments"] == [share] for e in fake.events)  # both the message and the app_mention
+    alert = fake.post_as_other_bot("C1", "ERROR", attachments=[{"title": "t"}], blocks=[{"type": "divider"}])
+    stored = fake.message("C1", alert)
+    assert stored is not None and (stored["attachments"], stored["blocks"]) == ([{"title": "t"}], [{"type": "divider"}])
 
 
 def test_form_body_and_token_parameter(fake: FakeSlack) -> None:

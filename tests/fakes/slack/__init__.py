@@ -238,9 +238,11 @@ class FakeSlack:
         bot_member: bool = True,
         archived: bool = False,
         ext_shared: bool = False,
+        host_team: str | None = None,
     ) -> Json:
-        """Add (or replace) a conversation and return its record."""
-        return self._workspace.add_channel(id, name, kind, members, bot_member, archived, ext_shared)
+        """Add (or replace) a conversation and return its record (``ext_shared``: a Slack Connect channel,
+        hosted by ``host_team`` if that is another organisation)."""
+        return self._workspace.add_channel(id, name, kind, members, bot_member, archived, ext_shared, host_team)
 
     def set_bot_member(self, channel: str, member: bool = True) -> None:
         """Add the bot to a channel or remove it."""
@@ -489,14 +491,18 @@ class FakeSlack:
         files: list[Json] | None = None,
         subtype: str | None = None,
         blocks: list[Json] | None = None,
+        attachments: list[Json] | None = None,
         mention_order: MentionOrder = "mention_first",
     ) -> str:
-        """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts."""
+        """Post a message as a user; deliver ``message`` (and ``app_mention``) events; return its ts.
+
+        ``attachments``: e.g. a forwarded message, as Slack attaches it (``is_share``)."""
         if mention_order not in MENTION_ORDERS:
             raise ValueError(f"unknown mention_order {mention_order!r}")
         with self._lock:
             message = self._workspace.post_user_message_locked(
-                channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks
+                channel, user, text, thread_ts=thread_ts, files=files, subtype=subtype, blocks=blocks,
+                attachments=attachments,
             )
             self._events_api.user_posted_locked(channel, message, mention_order)
             ts = message["ts"]
@@ -522,27 +528,48 @@ class FakeSlack:
         self._socket_mode.pump()
 
     def user_deletes(self, channel: str, ts: str) -> None:
-        """Delete a message as its author and deliver ``message_deleted``."""
+        """Delete a message as its author and deliver ``message_deleted`` (a thread's parent with replies
+        becomes a tombstone, announced with ``message_changed``)."""
         with self._lock:
             old = self._workspace.remove_message_locked(channel, ts)
             self._events_api.message_deleted_locked(channel, old)
         self._socket_mode.pump()
 
-    def post_as_other_bot(self, channel: str, text: str, thread_ts: str | None = None) -> str:
-        """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT); return the ts."""
+    def post_as_other_bot(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        *,
+        attachments: list[Json] | None = None,
+        blocks: list[Json] | None = None,
+    ) -> str:
+        """Post as a different app's bot (bot_id BOTHER, user UOTHERBOT), with legacy ``attachments`` or
+        Block Kit ``blocks`` if given; return the ts."""
         with self._lock:
-            message = self._workspace.post_other_bot_message_locked(channel, text, thread_ts)
+            message = self._workspace.post_other_bot_message_locked(
+                channel, text, thread_ts, attachments=attachments, blocks=blocks
+            )
             self._events_api.message_posted_locked(channel, message)
             ts = message["ts"]
         self._socket_mode.pump()
         return ts
 
     def push_event(
-        self, event: Json, *, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+        self,
+        event: Json,
+        *,
+        event_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        payload: Json | None = None,
     ) -> str:
-        """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id."""
+        """Wrap ``event`` in an events_api envelope and deliver it (or queue it); return the envelope_id.
+
+        ``payload`` replaces fields of the envelope's payload, e.g. a Slack Connect envelope's ``team_id``
+        (another organisation's), ``authorizations`` or ``is_ext_shared_channel``."""
         with self._lock:
-            envelope_id = self._socket_mode.push_locked(event, event_id, retry_attempt, retry_reason)
+            envelope_id = self._socket_mode.push_locked(event, event_id, retry_attempt, retry_reason, payload)
         self._socket_mode.pump()
         return envelope_id
 

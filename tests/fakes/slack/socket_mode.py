@@ -196,7 +196,12 @@ class SocketModeServer:
     # ------------------------------------------------------------------ envelopes
 
     def _envelope_locked(
-        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+        self,
+        event: Json,
+        event_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        payload: Json | None = None,
     ) -> Json:
         channel = self._workspace.channels.get(opt_str(event.get("channel")) or "")
         envelope = {
@@ -221,6 +226,7 @@ class SocketModeServer:
                 ],
                 "is_ext_shared_channel": bool(channel and channel["is_ext_shared"]),
                 "event_context": "4-fake",
+                **copy.deepcopy(payload or {}),
             },
             "accepts_response_payload": False,
             "retry_attempt": retry_attempt,
@@ -244,13 +250,21 @@ class SocketModeServer:
             original["payload"]["event_id"],
             int(original.get("retry_attempt") or 0) + 1,
             "timeout",
+            {k: v for k, v in original["payload"].items() if k not in ("event", "event_id", "event_time")},
         )
 
     def push_locked(
-        self, event: Json, event_id: str | None = None, retry_attempt: int = 0, retry_reason: str = ""
+        self,
+        event: Json,
+        event_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        payload: Json | None = None,
     ) -> str:
-        """Wrap ``event`` in an events_api envelope and queue it; return the envelope_id. Call ``pump`` next."""
-        envelope = self._envelope_locked(copy.deepcopy(event), event_id, retry_attempt, retry_reason)
+        """Wrap ``event`` in an events_api envelope and queue it; return the envelope_id. Call ``pump`` next.
+
+        ``payload`` replaces fields of the envelope's payload (``team_id``, ``authorizations``…)."""
+        envelope = self._envelope_locked(copy.deepcopy(event), event_id, retry_attempt, retry_reason, payload)
         self.events.append(copy.deepcopy(envelope["payload"]["event"]))
         self._enqueue_envelope_locked(envelope)
         return envelope["envelope_id"]

@@ -42,7 +42,6 @@ REPLIES_MAX_LIMIT = 1_000
 ChannelKind = Literal["public", "private", "im", "mpim"]
 Json = dict[str, Any]
 
-_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _FIRST_TS_MICROS = 1_700_000_000 * 1_000_000
 _THREAD_FIELDS = ("thread_ts", "reply_count", "reply_users", "reply_users_count", "latest_reply")
 
@@ -89,17 +88,48 @@ def bot_profile(bot_id: str = BOT_ID, app_id: str = APP_ID, name: str = "bot") -
     }
 
 
+_MARKUP_RE = re.compile(
+    r"<@(?P<user>[UW][A-Z0-9]+)(?:\|[^>]*)?>"
+    r"|<#(?P<channel>[CGD][A-Z0-9]+)(?:\|[^>]*)?>"
+    r"|<!subteam\^(?P<usergroup>[A-Z0-9]+)(?:\|[^>]*)?>"
+    r"|<!(?P<broadcast>here|channel|everyone)(?:\|[^>]*)?>"
+    r"|<(?P<url>(?:https?|mailto):[^|>]*)(?:\|(?P<label>[^>]*))?>"
+    r"|:(?P<emoji>[a-z0-9_+-]+):"
+)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def rich_text_blocks(text: str) -> list[Json]:
-    """A minimal rich_text block like Slack's client generates, with user mentions as user elements."""
+    """A rich_text block like Slack's client generates for a message's text: mentions, channels, user
+    groups, broadcasts, links and emoji become their own elements, and text elements hold the characters
+    themselves (``&``, not the ``&amp;`` of ``text``). Formatting (bold, lists, code) stays as written."""
     elements: list[Json] = []
     pos = 0
-    for match in _MENTION_RE.finditer(text):
+    for match in _MARKUP_RE.finditer(text):
         if match.start() > pos:
-            elements.append({"type": "text", "text": text[pos : match.start()]})
-        elements.append({"type": "user", "user_id": match.group(1)})
+            elements.append({"type": "text", "text": _unescape(text[pos : match.start()])})
+        kind = match.lastgroup if match.lastgroup != "label" else "url"
+        if kind == "user":
+            elements.append({"type": "user", "user_id": match.group("user")})
+        elif kind == "channel":
+            elements.append({"type": "channel", "channel_id": match.group("channel")})
+        elif kind == "usergroup":
+            elements.append({"type": "usergroup", "usergroup_id": match.group("usergroup")})
+        elif kind == "broadcast":
+            elements.append({"type": "broadcast", "range": match.group("broadcast")})
+        elif kind == "url":
+            link: Json = {"type": "link", "url": match.group("url")}
+            if match.group("label"):
+                link["text"] = _unescape(match.group("label"))
+            elements.append(link)
+        else:
+            elements.append({"type": "emoji", "name": match.group("emoji")})
         pos = match.end()
     if pos < len(text):
-        elements.append({"type": "text", "text": text[pos:]})
+        elements.append({"type": "text", "text": _unescape(text[pos:])})
     return [
         {
             "type": "rich_text",
@@ -179,8 +209,12 @@ class Workspace:
         bot_member: bool = True,
         archived: bool = False,
         ext_shared: bool = False,
+        host_team: str | None = None,
     ) -> Json:
-        """Add (or replace) a conversation and return its record."""
+        """Add (or replace) a conversation and return its record.
+
+        ``ext_shared`` makes it a Slack Connect channel; ``host_team`` is the organisation that hosts it
+        (``conversation_host_id``; this workspace unless another one is named)."""
         if kind not in ("public", "private", "im", "mpim"):
             raise ValueError(f"unknown channel kind {kind!r}")
         member_set = set(members)
@@ -196,6 +230,7 @@ class Workspace:
             "is_private": kind != "public",
             "is_archived": archived,
             "is_ext_shared": ext_shared,
+            "conversation_host_id": host_team or TEAM_ID,
             "members": member_set,
             "created": 1_600_000_000,
         }
@@ -301,6 +336,7 @@ class Workspace:
                 "hidden": True,
                 "ts": ts,
                 **{k: old[k] for k in _THREAD_FIELDS if k in old},
+                "is_locked": False,
             }
         else:
             del messages[ts]
@@ -318,8 +354,12 @@ class Workspace:
         files: list[Json] | None = None,
         subtype: str | None = None,
         blocks: list[Json] | None = None,
+        attachments: list[Json] | None = None,
     ) -> Json:
-        """Store a message a user writes in Slack's client and return it (the stored record)."""
+        """Store a message a user writes in Slack's client and return it (the stored record).
+
+        ``attachments`` are what Slack adds to a forwarded message (the original as an ``is_share``
+        attachment)."""
         if channel not in self.channels:
             raise KeyError(channel)  # before a ts is spent on it
         team = self.users.get(user, {}).get("team_id", TEAM_ID)
@@ -332,6 +372,10 @@ class Workspace:
             "blocks": blocks if blocks is not None else rich_text_blocks(text),
             "team": team,
         }
+        if self.channels[channel]["is_ext_shared"]:  # Slack Connect messages say whose the author is
+            message.update(user_team=team, source_team=team)
+        if attachments:
+            message["attachments"] = copy.deepcopy(attachments)
         if files:
             message["files"] = copy.deepcopy(files)
             message["upload"] = False
@@ -367,7 +411,15 @@ class Workspace:
         message["edited"] = {"user": message.get("user"), "ts": edit_ts}
         return message, previous, edit_ts
 
-    def post_other_bot_message_locked(self, channel: str, text: str, thread_ts: str | None) -> Json:
+    def post_other_bot_message_locked(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None,
+        *,
+        attachments: list[Json] | None = None,
+        blocks: list[Json] | None = None,
+    ) -> Json:
         """Store a message from a different app's bot (bot_id BOTHER, user UOTHERBOT) and return it."""
         message: Json = {
             "type": "message",
@@ -379,6 +431,10 @@ class Workspace:
             "team": TEAM_ID,
             "bot_profile": bot_profile(OTHER_BOT_ID, OTHER_APP_ID, "otherbot"),
         }
+        if attachments:
+            message["attachments"] = copy.deepcopy(attachments)
+        if blocks:
+            message["blocks"] = copy.deepcopy(blocks)
         self.store_message_locked(channel, message, thread_ts)
         return message
 

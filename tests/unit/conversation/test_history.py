@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.conversation.content import slack_to_model
 from bot.conversation.history import (
     estimate_tokens,
-    slack_to_model,
     speakers,
     thread_turns,
     to_bedrock,
@@ -36,6 +36,11 @@ def bot(ts: str, text: str, *, answer: str | None = None, reply_to: str = "", pa
     return message
 
 
+# Slack's shape of a deleted thread root that still has replies (conversations.replies)
+TOMBSTONE = {"type": "message", "subtype": "tombstone", "text": "This message was deleted.", "user": "USLACKBOT",
+             "hidden": True, "ts": "1.0", "thread_ts": "1.0", "reply_count": 2, "is_locked": False}
+
+
 def convert(messages: list[dict[str, Any]], upto: str, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     turns = thread_turns(messages, bot_user_id=BOT, bot_id=BOT_ID, upto_ts=upto, skip_answers=skip)
     return to_bedrock(turns, prefix_speakers=len(speakers(turns)) > 1)
@@ -58,6 +63,13 @@ MARKUP = [
     ("usergroup", "hey <!subteam^S1|@ops>", "hey @ops"),
     ("special", "<!here> look", "@here look"),
     ("japanese", "<@UBOT> 鍵の&amp;ローテーション", "鍵の&ローテーション"),
+    ("bot-mention-mid-sentence", "ask <@UBOT> please", "ask please"),
+    ("bot-mention-at-a-line-start", "context\n<@UBOT> question", "context\nquestion"),
+    ("code-indentation-kept", "<@UBOT> why?\n```\nif x:\n    y()\n```", "why?\n```\nif x:\n    y()\n```"),
+    ("spaces-inside-a-line-tidied", "what is  &lt;IAM&gt;   here", "what is <IAM> here"),
+    ("spaces-in-code-kept", "run `a  =  1` and\n```\nx  = 1  # aligned\n```",
+     "run `a  =  1` and\n```\nx  = 1  # aligned\n```"),
+    ("indentation-kept", "steps:\n    - one\n\tcode", "steps:\n    - one\n\tcode"),
 ]
 
 
@@ -103,6 +115,10 @@ CASES: list[tuple[str, list[dict[str, Any]], str, tuple[str, ...], list[tuple[st
     ("unmarked-bot-message-uses-visible-text", [
         user("1.0", "q"), bot("2.0", "old answer\n\n" + format_note("cut")), user("3.0", "q2"),
     ], "3.0", (), [("user", "q"), ("assistant", "old answer"), ("user", "q2")]),
+    ("unmarked-bot-message-markup-read-like-peoples", [
+        user("1.0", "q"), bot("2.0", "Read <https://x.io/rotate|the runbook> &amp; ask <@U2>"), user("3.0", "q2"),
+    ], "3.0", (), [("user", "q"), ("assistant", "Read the runbook (https://x.io/rotate) & ask <@U2>"),
+                   ("user", "q2")]),
     ("marks-without-md-use-visible-text", [
         user("1.0", "q"), bot("2.0", "shown &amp; text" + MARKER, answer="A1", reply_to="1.0"), user("3.0", "q2"),
     ], "3.0", (), [("user", "q"), ("assistant", "shown & text"), ("user", "q2")]),
@@ -123,6 +139,16 @@ CASES: list[tuple[str, list[dict[str, Any]], str, tuple[str, ...], list[tuple[st
      [("user", "[attached file: report.pdf (application/pdf)]")]),
     ("empty-text-dropped", [user("1.0", "q"), user("2.0", "<@UBOT>")], "2.0", (), [("user", "q")]),
     ("deleted-user-still-a-user", [user("1.0", "q", who="UGONE")], "1.0", (), [("user", "q")]),
+    ("deleted-root-keeps-its-place-and-the-answer-to-it", [
+        TOMBSTONE,
+        bot("2.0", "Use IAM.", answer="A1", reply_to="1.0", md="Use *IAM*."),
+        user("3.0", "how often?"),
+    ], "3.0", (), [("user", "[This message was deleted.]"), ("assistant", "Use *IAM*."), ("user", "how often?")]),
+    ("deleted-root-has-no-speaker-among-several", [
+        TOMBSTONE, user("2.0", "what was that?", who="U2"), user("3.0", "<@UBOT> no idea", who="U3"),
+    ], "3.0", (), [("user", "[This message was deleted.]\n\n<@U2>: what was that?\n\n<@U3>: no idea")]),
+    ("deleted-root-then-an-empty-mention", [TOMBSTONE, user("2.0", "<@UBOT>")], "2.0", (),
+     [("user", "[This message was deleted.]")]),
 ]
 
 
@@ -136,10 +162,24 @@ def test_thread_conversion(messages: list[dict[str, Any]], upto: str, skip: tupl
     assert all(m["content"][0]["text"].strip() for m in result)
 
 
-def test_visible_answer_text_strips_marker_and_note() -> None:
-    assert visible_answer_text("answer" + MARKER) == "answer"
-    assert visible_answer_text("answer\n\n" + format_note("Bedrock <busy>")) == "answer"
-    assert visible_answer_text(PLACEHOLDER) == ""
+VISIBLE = [
+    ("marker-stripped", "answer" + MARKER, "answer"),
+    ("note-stripped", "answer\n\n" + format_note("Bedrock <busy>"), "answer"),
+    ("placeholder-is-nothing", PLACEHOLDER, ""),
+    # the bot's older replies without marks: Slack markup read as in people's messages
+    ("link-with-label", "See <https://docs.aws.amazon.com/iam/|the IAM guide>.", "See the IAM guide "
+     "(https://docs.aws.amazon.com/iam/)."),
+    ("bare-link", "<https://x.io/a>", "https://x.io/a"),
+    ("entities", "use `a &amp;&amp; b` and &lt;tag&gt;", "use `a && b` and <tag>"),
+    ("mentions-and-channels", "ask <@U2> in <#C1|general>", "ask <@U2> in #general"),
+    ("escaped-broadcast-stays-text", "not &lt;!here&gt;", "not <!here>"),
+    ("code-indentation-kept", "```\ndef f():\n    return 1\n```" + MARKER, "```\ndef f():\n    return 1\n```"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [v[1:] for v in VISIBLE], ids=[v[0] for v in VISIBLE])
+def test_visible_answer_text(raw: str, expected: str) -> None:
+    assert visible_answer_text(raw, bot_user_id=BOT) == expected
 
 
 def msg(role: str, text: str) -> dict[str, Any]:
@@ -162,3 +202,14 @@ def test_trim_within_budget_changes_nothing() -> None:
 
 def test_token_estimate_counts_cjk_heavier() -> None:
     assert estimate_tokens("あ" * 100) > estimate_tokens("a" * 100) * 3
+
+
+def test_a_forwarded_text_counts_toward_the_budget() -> None:
+    forwarded = {"is_share": True, "is_msg_unfurl": True, "author_name": "Linda C", "text": "pricing " * 1000}
+    thread = [user("1.0", "<@UBOT> topic"), bot("2.0", "ok", answer="A1", reply_to="1.0", md="ok"),
+              user("3.0", "look at this", attachments=[forwarded]),
+              bot("4.0", "seen", answer="A3", reply_to="3.0", md="seen"), user("5.0", "so?")]
+    messages = convert(thread, "5.0")
+    assert "pricing pricing" in messages[2]["content"][0]["text"]
+    trimmed, dropped = trim_to_budget(messages, budget=1000)  # the forward alone is about 2,000 tokens
+    assert dropped == 2 and texts(trimmed) == [("user", "topic"), ("assistant", "seen"), ("user", "so?")]
