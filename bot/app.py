@@ -32,6 +32,7 @@ from bot.model.generation import ModelCapabilities, Policy
 from bot.render.renderer import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
+from bot.slack.budget import Budget
 from bot.slack.reader import SlackReader
 from bot.slack.socket_mode import SocketConnection, check_slack_sdk
 from bot.slack.writer import SlackWriter
@@ -46,7 +47,6 @@ LISTENER_THREADS = 16  # listeners only decide and journal; answers stream in th
 SOCKET_CLOSE_WAIT = 2.0  # seconds shutdown waits for the Socket Mode client to finish closing
 EDIT_TIMEOUT = 5.0  # seconds: a chat.update is cheap to redo with newer text, so it never waits long
 FINAL_WRITES = 3.0  # seconds of the shutdown grace kept for the last texts to reach Slack
-LEASE_SECONDS = 15.0  # a job's lease; renewed every third of it while its answer runs
 
 
 @dataclass
@@ -100,16 +100,23 @@ class Bot:
         def left() -> float:
             return max(0.0, grace - (time.monotonic() - start))
 
+        self.service.stop_sweeping()
         finished = self.service.pool.drain(max(0.0, left() - FINAL_WRITES))
         if not finished:
             logger.warning("shutting down with answers still in flight; %s",
-                           "pausing them for the next start" if self.store.info.durable else "closing them with a note")
+                           "handing them over to the other processes" if self.store.info.shared
+                           else "pausing them for the next start" if self.store.info.durable
+                           else "closing them with a note")
             self.responder.stop()
             self.service.pool.drain(left())
         if not self.writer.drain(left()):
             logger.warning("shutting down with %d answer(s) still waiting for Slack", self.writer.pending())
         self.writer.close()
         self.leases.close()
+        if self.store.info.durable:
+            released = self.leases.release_all()  # queued ones never started: the others (or the next start) take them
+            if released:
+                logger.info("released %d job(s) this process had not finished", released)
         self.store.close()
 
 
@@ -134,9 +141,19 @@ def identify(client: WebClient) -> Identity:
 
 def open_state(settings: Settings) -> Store:
     try:
-        return open_store(settings.state_url)
+        return open_store(settings.state_url, prefix=settings.key_prefix)
     except StoreError as error:
         raise StartupError(f"STATE_URL: {error}") from None
+
+
+def shared_budget(store: Store, settings: Settings, team_id: str) -> Budget | None:
+    """The workspace's Slack budgets in Redis when several processes may write (None: this process alone)."""
+    if not store.info.shared:
+        return None
+    from bot.state.redis import RedisBudget, RedisStore
+
+    assert isinstance(store, RedisStore)
+    return RedisBudget(store.client, f"{settings.key_prefix}{team_id}:budget:")
 
 
 def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = None,
@@ -151,13 +168,15 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                             timeout=min(EDIT_TIMEOUT, settings.slack_timeout_seconds))  # type: ignore[arg-type]
     identity = identify(client)
     store = open_state(settings)
+    budget = shared_budget(store, settings, identity.team_id)
     renderer = SlackRenderer()
     backoff: dict[str, Any] = {"backoff": writer_backoff} if writer_backoff else {}
-    reader = SlackReader(client, **backoff)
+    reader = SlackReader(client, budget=budget, reads_per_minute=settings.slack_reads_per_minute,
+                         read_burst=settings.slack_read_burst, **backoff)
     writer = SlackWriter(client, edit_client, reader, renderer, interval=settings.update_interval_seconds,
                          edits_per_minute=settings.slack_edits_per_minute, edit_burst=settings.slack_edit_burst,
                          posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
-                         retry_seconds=settings.slack_retry_seconds, **backoff)
+                         retry_seconds=settings.slack_retry_seconds, shared=budget, **backoff)
     try:
         model = make_client(region=settings.aws_region,
                                             read_timeout=settings.bedrock_read_timeout_seconds,
@@ -170,12 +189,12 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                     stream_retries=settings.bedrock_stream_retries,
                     max_output_tokens=settings.max_answer_output_tokens, **({"sleep": sleep} if sleep else {}))
     access = Access(settings, store, user_team=reader.user_team)
-    leases = LeaseKeeper(store, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", lease=LEASE_SECONDS)
+    leases = LeaseKeeper(store, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", lease=settings.lease_seconds)
     responder = Responder(settings=settings, store=store, leases=leases, reader=reader, writer=writer, model=model,
                           capabilities=ModelCapabilities(store), registry=registry, access=access,
                           identity=identity, join_markdown=renderer.join, policy=policy)
-    service = Service(store=store, responder=responder, access=access, workers=settings.max_concurrent_answers,
-                      max_queued=settings.max_queued_answers)
+    service = Service(store=store, responder=responder, access=access, leases=leases,
+                      workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
     # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,
     # so an event is acknowledged only once it is recorded; if the store fails, Slack delivers it again.
     # ignoring_self_events_enabled=False: Bolt would drop the `message_deleted` event of the bot's own reply
@@ -190,6 +209,7 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
     register_handlers(app, handle)
     writer.start()
     leases.start()
+    service.start_sweeping(settings.lease_seconds / 3)
     return Bot(settings=settings, app=app, client=client, store=store, writer=writer, leases=leases,
                service=service, responder=responder, identity=identity)
 

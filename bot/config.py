@@ -95,6 +95,12 @@ def _state_url(name: str, raw: str) -> str:
     return raw
 
 
+def _key_prefix(name: str, raw: str) -> str:
+    if not raw or any(ch.isspace() for ch in raw) or len(raw) > 64:
+        raise ConfigError(name, "a short prefix without spaces, such as slackbot:")
+    return raw
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -171,6 +177,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Budget for chat.postMessage per channel (placeholders and continuation messages).",
              _float(0.01, 100.0)),
     Variable("SLACK_POST_BURST", "slack_post_burst", "5", "Burst allowance of that budget.", _int(1, 100)),
+    Variable("SLACK_READS_PER_MINUTE", "slack_reads_per_minute", "50",
+             "Workspace budget for conversations.replies and users.info (Slack Tier 3), shared by all processes.",
+             _float(1.0, 10000.0)),
+    Variable("SLACK_READ_BURST", "slack_read_burst", "20", "Burst allowance of that budget.", _int(1, 1000)),
     Variable("SLACK_TIMEOUT_SECONDS", "slack_timeout_seconds", "15",
              "HTTP timeout of one Slack Web API call that posts or reads (edits use at most 5 s: an edit is cheap "
              "to redo with newer text); a call that timed out is retried.", _float(0.1, 300.0)),
@@ -185,6 +195,12 @@ VARIABLES: tuple[Variable, ...] = (
              "Where the bot keeps its journal and dedupe state: unset = `sqlite:///bot-state.db` in the working "
              "directory; `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`; `memory://` (nothing "
              "kept: no resume after a restart).", _state_url),
+    Variable("LEASE_SECONDS", "lease_seconds", "15",
+             "A process holds each job it answers for this long and renews it every third of it; when a process "
+             "dies, another takes its jobs over once their leases expire.", _float(1.0, 600.0)),
+    Variable("KEY_PREFIX", "key_prefix", "slackbot:",
+             "Prefix of every key the bot writes to Redis (several bots can share one Redis with different "
+             "prefixes).", _key_prefix),
     Variable("RESUME_MAX_AGE_SECONDS", "resume_max_age_seconds", "900",
              "At startup, answers interrupted by a crash or restart are resumed; older ones are closed with a note.",
              _float(0.0, 86400.0)),
@@ -233,6 +249,10 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     slack_retry_seconds: float = 600.0
     state_url: str = ""
+    key_prefix: str = "slackbot:"
+    lease_seconds: float = 15.0
+    slack_reads_per_minute: float = 50.0
+    slack_read_burst: int = 20
     resume_max_age_seconds: float = 900.0
     context_budget_tokens: int = 150000
     allowed_channel_ids: frozenset[str] = field(default_factory=frozenset)

@@ -30,7 +30,7 @@ from bot.slack.reader import SlackReader
 from bot.slack.writer import AnswerHandle, AnswerRef, SlackWriter
 from bot.state import keys
 from bot.state.leases import LeaseKeeper
-from bot.state.store import Store
+from bot.state.store import JobRecord, Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ PAUSED_NOTE = "The bot is restarting; this answer continues when it is back."
 TOO_OLD_NOTE = "The bot was down for too long to finish this answer. Please ask again."
 WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECONDS, then gives up itself
 WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
+TURN_POLL = 0.25  # seconds between two looks at whether an earlier answer of the thread (elsewhere) is done
 
 
 @dataclass(frozen=True)
@@ -172,19 +173,69 @@ class Responder:
             generation.abort()
 
     # -- the answer ------------------------------------------------------------------------------------
-    def answer(self, job: Job) -> None:
-        owner = self._leases.owner
-        record = self._store.acquire(job.record.id, owner, self._leases.lease, force=not self._store.info.shared)
+    def answer(self, job: Job) -> float | None:
+        """Answer the job (in a pool worker). Returns seconds to wait before trying again when an earlier message
+        of its thread is still being answered by another process, else None."""
+        record = self._take(job)
         if record is None:
-            logger.info("job %s is held by another process; leaving it", job.record.id)
-            return
+            if job.handle is not None:
+                self._writer.forget(job.handle)  # its reply is another process's to write now
+            self._leases.remove(job.record.id)
+            return None
         job.record = record
-        lost = threading.Event()
-        self._leases.add(record.id, lost.set)
+        self._leases.add(record.id, job.lost.set)
+        done = True
         try:
-            self._answer(job, lost)
+            if self._store.info.shared:
+                turn = self._turn(job)
+                if turn is not None:
+                    done = turn < 0
+                    return None if done else turn
+            self._answer(job, job.lost)
+        except StoreError:
+            logger.exception("answer %s: the state store failed; another start resumes it", record.id)
         finally:
-            self._leases.remove(record.id)
+            if done:
+                self._leases.remove(record.id)
+        return None
+
+    def _take(self, job: Job) -> JobRecord | None:
+        """The job's lease for this process (retried while the store is away); None if another process has it."""
+        delay = 0.5
+        while True:
+            try:
+                record = self._store.acquire(job.record.id, self._leases.owner, self._leases.lease,
+                                             force=not self._store.info.shared)
+                if record is None:
+                    logger.info("job %s is held by another process; leaving it", job.record.id)
+                return record
+            except StoreError as error:
+                if self.shutting_down.is_set():
+                    return None
+                logger.warning("cannot take job %s yet (%s); retrying in %.1fs", job.record.id, error, delay)
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    def _turn(self, job: Job) -> float | None:
+        """Several processes: one answer at a time per thread, in the order of its messages. None: this job's turn
+        (the thread's earlier answers are done, so they are in its history). Else seconds to wait (an earlier
+        message of the thread is being answered by another process), or -1 if it must not go on (taken over, or
+        the process is stopping: the journal keeps it for whoever comes next)."""
+        r = job.record
+        if job.lost.is_set():
+            return -1.0
+        head = self._store.thread_head(r.team, r.channel, r.thread_ts)
+        if head is None or head == r.id:
+            if job.queued_for_turn and job.handle is not None:
+                job.handle.set_status(PLACEHOLDER)
+            return None
+        if self.shutting_down.is_set():
+            self._store.release(r.id, self._leases.owner)
+            return -1.0
+        if not job.queued_for_turn and job.handle is not None:
+            job.handle.set_status(QUEUED)  # the thread's previous answer is being written elsewhere
+        job.queued_for_turn = True
+        return TURN_POLL
 
     def _answer(self, job: Job, lost: threading.Event) -> None:
         durable = self._store.info.durable

@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest
 
+from bot.state.store import StoreError
 from handlers.routing import Deleted, Ignore, Request, installing_team, route
 
 logger = logging.getLogger(__name__)
@@ -36,14 +37,29 @@ def make_event_handler(accept: Callable[[Request, str | None], str], *, team_id:
         if isinstance(decision, Deleted):
             deleted(decision)
             return
-        outcome = accept(decision, event_id if isinstance(event_id, str) else None)
+        try:
+            outcome = accept(decision, event_id if isinstance(event_id, str) else None)
+        except StoreError as error:  # not acknowledged: Slack delivers the event again
+            logger.error("event %s not acknowledged: the state store is unreachable (%s); Slack will deliver "
+                         "it again", event_id, error)
+            raise
         logger.info("event %s (%s%s) in %s: %s", event_id, event.get("type"),
                     f", retry {retry}" if retry not in (None, "0") else "", decision.channel, outcome)
 
     return handle_event
 
 
+def quiet_errors(error: Exception) -> None:
+    """Bolt's error handler. The event is left unacknowledged (HTTP 500 in Bolt's terms), so Slack delivers it
+    again. A store that is away was logged in one line already; anything else is a bug, logged in full."""
+    if isinstance(error, StoreError):
+        logger.debug("listener failed", exc_info=error)
+    else:
+        logger.error("the event listener failed; the event is not acknowledged", exc_info=error)
+
+
 def register_handlers(app: App, handle_event: Callable[..., None]) -> None:
     """Routing table. Bolt runs the first matching listener only; both event types share one path."""
     app.event("app_mention")(handle_event)
     app.event("message")(handle_event)
+    app.error(quiet_errors)

@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 from slack_sdk import WebClient
 
-from tests.conftest import AWS_ENV, MODEL, process_env
+from tests.conftest import AWS_ENV, MODEL, fresh_state_url, process_env
 from tests.fakes.bedrock import Answer as Answer_
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
@@ -48,7 +48,7 @@ def start_bot(slack: FakeSlack, bedrock: FakeBedrock, extra: dict[str, str],
     env = process_env(**AWS_ENV)
     env.update({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-fake-app-token",
                 "SLACK_API_URL": slack.api_url, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
-                "BEDROCK_MODEL_ID": MODEL, "LOG_LEVEL": "WARNING"})
+                "BEDROCK_MODEL_ID": MODEL, "LOG_LEVEL": "WARNING", "STATE_URL": fresh_state_url()})
     env.update(extra)
     proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd="/", stdin=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

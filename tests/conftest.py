@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+from tests.redis_server import RedisServer
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
 AWS_ENV = {
@@ -22,6 +23,14 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server (Debian's redis-server) for the whole test session."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

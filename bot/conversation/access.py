@@ -12,9 +12,6 @@ Bolt listener.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,10 +50,7 @@ class Access:
         self._external_ok = settings.allow_external_users
         self._per_minute = settings.user_rate_limit_per_minute
         self._user_team = user_team
-        self._clock = time.monotonic
         self._store = store
-        self._lock = threading.Lock()
-        self._recent: dict[tuple[str, str], deque[float]] = {}
 
     def _once(self, request: Any, reason: str, note: str) -> Verdict:
         """Refuse with `note` the first time in this conversation (a DM counts as one), silently after."""
@@ -88,12 +82,6 @@ class Access:
         return ALLOWED
 
     def _take(self, team_id: str, user: str) -> bool:
-        now = self._clock()
-        with self._lock:
-            recent = self._recent.setdefault((team_id, user), deque())
-            while recent and recent[0] <= now - 60.0:
-                recent.popleft()
-            if len(recent) >= self._per_minute:
-                return False
-            recent.append(now)
-            return True
+        """Count one question of `user` in the current minute (a fixed window in the state store, so the limit
+        holds across restarts and processes); False once the limit is reached."""
+        return self._store.bump(keys.rate(team_id, user), 60.0) <= self._per_minute

@@ -1,11 +1,18 @@
-"""The answer pool: worker threads that answer jobs, one at a time per conversation, in arrival order."""
+"""The answer pool: worker threads that answer jobs, one at a time per conversation, in conversation order.
+
+Within a conversation (a thread) jobs run in the order of the messages they answer (their Slack ts, then their
+arrival in the journal), whatever the order in which the listener threads handed them over. A job whose turn
+has not come yet because an earlier message of its thread is being answered by another process says so (its
+run returns a delay): it goes back into the queue for that long, and the conversation is free meanwhile.
+"""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +34,19 @@ class Job:
     handle: Any = None  # bot.slack.writer.AnswerHandle
     queued: bool = False  # its placeholder says it waits for a worker
     deferred: bool = False  # Slack must be asked something before it may be answered (no placeholder yet)
-    resumed: bool = False  # read back from the journal at startup
+    resumed: bool = False  # read back from the journal (at startup, or taken over from another process)
     received: float = field(default_factory=time.monotonic)
+    lost: threading.Event = field(default_factory=threading.Event)  # another process took the job over
+    queued_for_turn: bool = False  # it waits for an earlier answer of its thread in another process
+    submitted: int = field(default_factory=itertools.count().__next__)
+
+    def order(self) -> tuple[tuple[int, int], int, int]:
+        """Where the job stands in its conversation: its message's ts, then its arrival in the journal."""
+        record = self.record
+        if record is None:
+            return ((0, 0), 0, self.submitted)
+        seconds, _, fraction = str(record.ts).partition(".")
+        return ((int(seconds or 0), int(fraction or 0)), int(record.seq), self.submitted)
 
 
 class AnswerPool:
@@ -37,11 +55,13 @@ class AnswerPool:
     Jobs beyond the free workers wait (at most `max_queued` of them); `submit` returns False past that.
     """
 
-    def __init__(self, run: Callable[[Job], None], *, workers: int, max_queued: int) -> None:
+    def __init__(self, run: Callable[[Job], float | None], *, workers: int, max_queued: int) -> None:
+        """`run(job)` answers a job; it returns None when done, or seconds to wait before trying it again."""
         self._run = run
         self._cond = threading.Condition()
-        self._ready: deque[tuple[str, str, str]] = deque()
-        self._jobs: dict[tuple[str, str, str], deque[Job]] = {}
+        self._ready: list[tuple[str, str, str]] = []
+        self._jobs: dict[tuple[str, str, str], list[Job]] = {}
+        self._delayed = 0
         self._active: set[tuple[str, str, str]] = set()  # conversations queued in _ready or running
         self._running = 0
         self._waiting = 0
@@ -80,13 +100,24 @@ class AnswerPool:
                 job.key in self._active or self._running + len(self._ready) >= self._workers
             )):
                 return False
-            self._jobs.setdefault(job.key, deque()).append(job)
-            self._waiting += 1
-            if job.key not in self._active:
-                self._active.add(job.key)
-                self._ready.append(job.key)
-                self._cond.notify()
+            self._enqueue(job)
             return True
+
+    def _enqueue(self, job: Job) -> None:
+        queue = self._jobs.setdefault(job.key, [])
+        queue.insert(bisect.bisect(queue, job.order(), key=Job.order), job)
+        self._waiting += 1
+        if job.key not in self._active:
+            self._active.add(job.key)
+            self._ready.append(job.key)
+            self._cond.notify()
+
+    def _requeue(self, job: Job) -> None:
+        with self._cond:
+            self._delayed -= 1
+            if not self._closed:
+                self._enqueue(job)
+            self._cond.notify_all()
 
     def _work(self) -> None:
         while True:
@@ -95,17 +126,23 @@ class AnswerPool:
                     self._cond.wait()
                 if not self._ready:
                     return
-                key = self._ready.popleft()
-                job = self._jobs[key].popleft()
+                key = self._ready.pop(0)
+                job = self._jobs[key].pop(0)
                 self._waiting -= 1
                 self._running += 1
+            retry: float | None = None
             try:
-                self._run(job)
+                retry = self._run(job)
             except Exception:
                 logger.exception("answering a message failed")
             finally:
                 with self._cond:
                     self._running -= 1
+                    if retry is not None:
+                        self._delayed += 1
+                        timer = threading.Timer(retry, self._requeue, (job,))
+                        timer.daemon = True
+                        timer.start()
                     if self._jobs[key]:
                         self._ready.append(key)
                         self._cond.notify()
@@ -125,7 +162,7 @@ class AnswerPool:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            while self._running or self._ready:
+            while self._running or self._ready or self._delayed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False

@@ -17,7 +17,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.budget import Budget, LocalBudget
 from bot.slack.errors import Kind, classify
+from bot.slack.scheduler import SAFETY
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +34,15 @@ class ReadError(ConnectionError):
 class SlackReader:
     """Slack reads with shared rate-limit pauses. Thread-safe."""
 
-    def __init__(self, client: WebClient, *,
+    def __init__(self, client: WebClient, *, budget: Budget | None = None, reads_per_minute: float = 50.0,
+                 read_burst: int = 20,
                  backoff: Callable[[int], float] = lambda n: min(10.0, 0.5 * 2 ** (n - 1))) -> None:
+        """`budget` holds the workspace's read budget (Tier 3: `reads_per_minute`, `read_burst`), shared with
+        the other processes when it is Redis's."""
         self._client = client
+        self._budget: Budget = budget or LocalBudget()
+        self._rate = reads_per_minute / 60.0 * SAFETY
+        self._burst = float(read_burst)
         self._clock = time.monotonic
         self._sleep = time.sleep
         self._backoff = backoff
@@ -47,6 +55,8 @@ class SlackReader:
         while True:
             with self._lock:
                 wait = self._paused_until.get(method, 0.0) - self._clock()
+            if wait <= 0:
+                wait = self._budget.take(f"read:{method}", self._rate, self._burst)
             if wait > 0:
                 self._sleep(wait)
                 continue
@@ -58,6 +68,7 @@ class SlackReader:
                     with self._lock:
                         self._paused_until[method] = max(self._paused_until.get(method, 0.0),
                                                          self._clock() + fault.retry_after)
+                    self._budget.pause(f"read:{method}", fault.retry_after)
                     logger.warning("Slack rate-limited %s; pausing it for %.0fs", method, fault.retry_after)
                     continue
                 if fault.kind is not Kind.TRANSIENT:

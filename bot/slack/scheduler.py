@@ -18,7 +18,11 @@ hands out turns, one call at a time:
   a method has at most `max_in_flight` (so one slow call delays only its own answer, and a 429 is known
   before many more calls of its method are sent);
 * the budgets run a little below the rates they are given (`SAFETY`), so that clock and network skew between
-  the bot and Slack never make a call arrive a hair too early.
+  the bot and Slack never make a call arrive a hair too early;
+* with several processes, a shared budget (`bot.slack.budget`, in Redis) has the last word: the caller asks it
+  about each turn granted here (`Turn.shared`: the bucket and how many tokens must be there — first and
+  interim edits leave the last tokens to finals, across processes) *outside* its lock, and if the workspace
+  has no token, `denied` takes the turn back and holds that bucket here for as long as the shared one says.
 
 Coalescing is implicit: a turn writes the answer's latest text, whatever it was when it became dirty.
 """
@@ -110,6 +114,7 @@ class Turn:
     method: Method
     priority: Priority
     replace: bool = False
+    shared: tuple[str, float, float, float] | None = None  # (bucket, rate, burst, need) to ask the shared budget
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Scheduler:
     post_burst: int
     now: float = 0.0
     max_in_flight: int = MAX_IN_FLIGHT
+    shared: bool = False  # several processes share the budgets: turns carry what to ask the shared budget
     slots: dict[str, Slot] = field(default_factory=dict)
     # (method, channel) -> until when a 429 pauses it; channel is "" except for posts (a per-channel budget)
     paused_until: dict[tuple[Method, str], float] = field(default_factory=dict)
@@ -133,6 +139,7 @@ class Scheduler:
         self._deletes = TokenBucket(rate, self.edit_burst, self.now)  # also Tier 3
         self._posts: dict[str, TokenBucket] = {}
         self._flying: dict[Method, int] = {}
+        self._held: dict[str, float] = {}  # shared bucket key -> until when the shared budget said to wait
 
     # -- bookkeeping ----------------------------------------------------------------------------------
     def add(self, key: str, channel: str, *, posted: bool = True) -> None:
@@ -166,9 +173,17 @@ class Scheduler:
         if more is not None:
             slot.next_method = more
 
-    def refund(self, method: Method, channel: str, now: float) -> None:
-        """Give back the token of a turn that made no call."""
-        self._bucket(method, channel, now).give(now)
+    def refund(self, method: Method, channel: str, now: float) -> tuple[str, float, float] | None:
+        """Give back the token of a turn that made no call; returns the shared bucket to give it back to too."""
+        bucket = self._bucket(method, channel, now)
+        bucket.give(now)
+        return (self._key(method, channel), bucket.rate, bucket.burst) if self.shared else None
+
+    @staticmethod
+    def _key(method: Method, channel: str) -> str:
+        """The shared budget's name of a method's bucket (posts have one per channel)."""
+        return f"post:{channel}" if method is Method.POST else {Method.UPDATE: "update", Method.DELETE: "delete"}[
+            method]
 
     def _bucket(self, method: Method, channel: str, now: float) -> TokenBucket:
         if method is Method.POST:
@@ -186,10 +201,12 @@ class Scheduler:
             self._flying[slot.flying] = max(0, self._flying.get(slot.flying, 0) - 1)
             slot.flying = None
 
-    def pause(self, method: Method, until: float, channel: str = "") -> None:
-        """A 429: nobody calls `method` before `until` (posts: in `channel` only)."""
+    def pause(self, method: Method, until: float, channel: str = "") -> str:
+        """A 429: nobody calls `method` before `until` (posts: in `channel` only). Returns the shared bucket's name,
+        for the caller to pause it in every process too."""
         key = (method, channel if method is Method.POST else "")
         self.paused_until[key] = max(self.paused_until.get(key, 0.0), until)
+        return self._key(method, channel)
 
     def _paused(self, method: Method, channel: str, now: float) -> float:
         """Seconds until `method` may be called in `channel` again after a 429 (0 if not paused)."""
@@ -225,20 +242,33 @@ class Scheduler:
             at = max(at, slot.last_write + self.interval)
         return at
 
-    def _budget_wait(self, slot: Slot, now: float) -> float:
-        method = slot.next_method
-        if self._full(method):
-            return float("inf")  # woken when one of those calls lands
-        wait = self._paused(method, slot.channel, now)
-        if method is not Method.UPDATE:
-            return max(wait, self._bucket(method, slot.channel, now).time_until(1.0, now))
-        if slot.priority() is Priority.FINAL:
-            return max(wait, self._updates.time_until(1.0, now))
+    def _need(self, slot: Slot, method: Method, now: float) -> float:
+        """Tokens that must be in the bucket for this slot to take one."""
+        if method is not Method.UPDATE or slot.priority() is Priority.FINAL:
+            return 1.0
         need = 1.0 if self._starved(slot, now) else 1.0 + self.reserve()
         if any(s.final and s.dirty and not s.in_flight and s.next_method is Method.UPDATE
                for s in self.slots.values()):
             need += 1.0  # never take a token a waiting final text needs (e.g. one in backoff)
-        return max(wait, self._updates.time_until(need, now))
+        return need
+
+    def _budget_wait(self, slot: Slot, now: float) -> float:
+        method = slot.next_method
+        if self._full(method):
+            return float("inf")  # woken when one of those calls lands
+        wait = max(self._paused(method, slot.channel, now),
+                   self._held.get(self._key(method, slot.channel), 0.0) - now)
+        return max(wait, self._bucket(method, slot.channel, now).time_until(self._need(slot, method, now), now))
+
+    def denied(self, turn: Turn, now: float, wait: float) -> None:
+        """The shared budget had no token for `turn`: take it back, and hold its bucket here for `wait` seconds."""
+        slot = self.slots.get(turn.key)
+        assert turn.shared is not None
+        bucket_key = turn.shared[0]
+        self._held[bucket_key] = max(self._held.get(bucket_key, 0.0), now + wait)
+        if slot is not None:
+            self._bucket(turn.method, slot.channel, now).give(now)
+            self._land(slot)
 
     def next_turn(self, now: float) -> tuple[Turn | None, float | None]:
         """The next call to make now, or (None, seconds to wait) — None seconds when nothing is pending."""
@@ -256,18 +286,22 @@ class Scheduler:
         return None, soonest
 
     def _grant(self, slot: Slot, method: Method, now: float, *, replace: bool = False) -> Turn:
-        self._bucket(method, slot.channel, now).take(now)
+        bucket = self._bucket(method, slot.channel, now)
+        need = self._need(slot, method, now)
+        bucket.take(now)
         slot.in_flight = True
         slot.flying = method
         self._flying[method] = self._flying.get(method, 0) + 1
-        return Turn(slot.key, method, slot.priority(), replace=replace)
+        shared = (self._key(method, slot.channel), bucket.rate, bucket.burst, need) if self.shared else None
+        return Turn(slot.key, method, slot.priority(), replace=replace, shared=shared)
 
     def _can_replace(self, slot: Slot, now: float) -> bool:
         """A final text waiting for the update budget (exhausted or paused by a 429), over a placeholder that
         never showed text, may be posted as a new message if the channel's post budget allows it now."""
         if not (slot.final and not slot.shown and slot.next_method is Method.UPDATE) or slot.not_before > now:
             return False
-        if self._paused(Method.UPDATE, "", now) <= 0 and self._updates.time_until(1.0, now) <= 0:
+        if (self._paused(Method.UPDATE, "", now) <= 0 and self._held.get("update", 0.0) <= now
+                and self._updates.time_until(1.0, now) <= 0):
             return False  # only an update in flight is in the way: it lands within a round trip
         if self._full(Method.POST) or self._paused(Method.POST, slot.channel, now) > 0:
             return False

@@ -34,6 +34,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.render.layout import AnswerLayout, Part, Renderer
+from bot.slack.budget import Budget
 from bot.slack.errors import Fault, Kind, classify, fix_for
 from bot.slack.marks import answer_metadata, read_marks
 from bot.slack.reader import SlackReader
@@ -277,10 +278,12 @@ class SlackWriter:
         posts_per_second: float,
         post_burst: int,
         retry_seconds: float,
+        shared: Budget | None = None,
         backoff: Callable[[int], float] = lambda n: min(BACKOFF_CAP, 0.5 * 2 ** (n - 1)),
     ) -> None:
         """`client` posts and deletes; `edit_client` (a short timeout: an edit is cheap to redo with newer text)
-        edits; `reader` looks for posts whose response was lost."""
+        edits; `reader` looks for posts whose response was lost; `shared` is the workspace's budget when several
+        processes write (None: this process alone)."""
         self._client = client
         self._edit_client = edit_client
         self._reader = reader
@@ -290,7 +293,9 @@ class SlackWriter:
         self._retry_seconds = retry_seconds
         self._cond = threading.Condition()
         self._sched = Scheduler(interval=interval, edits_per_minute=edits_per_minute, edit_burst=edit_burst,
-                                posts_per_second=posts_per_second, post_burst=post_burst, now=self._clock())
+                                posts_per_second=posts_per_second, post_burst=post_burst, now=self._clock(),
+                                shared=shared is not None)
+        self._shared = shared
         self._handles: dict[str, AnswerHandle] = {}
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="slack-write")
         self._stopped = False
@@ -390,8 +395,8 @@ class SlackWriter:
                 time.sleep(0.1)
 
     def _dispatch(self) -> None:
-        with self._cond:
-            while not self._stopped:
+        while not self._stopped:
+            with self._cond:
                 turn, wait = self._sched.next_turn(self._clock())
                 if turn is None:
                     self._cond.wait(timeout=wait if wait is not None else 5.0)
@@ -400,7 +405,13 @@ class SlackWriter:
                 if handle is None:  # defensive: a slot without its handle
                     self._sched.remove(turn.key)
                     continue
-                self._pool.submit(self._run, handle, turn.method, turn.replace)
+            if turn.shared is not None and self._shared is not None:  # asked without holding the lock
+                shared_wait = self._shared.take(*turn.shared)
+                if shared_wait > 0:
+                    with self._cond:
+                        self._sched.denied(turn, self._clock(), shared_wait)
+                    continue
+            self._pool.submit(self._run, handle, turn.method, turn.replace)
 
     def _run(self, handle: AnswerHandle, granted: Method, replace: bool) -> None:
         try:
@@ -517,8 +528,10 @@ class SlackWriter:
         if kind is Kind.RATE_LIMITED:
             handle.stats.rate_limited += 1
             with self._cond:
-                self._sched.pause(method, self._clock() + fault.retry_after, handle.ref.channel)
+                shared_key = self._sched.pause(method, self._clock() + fault.retry_after, handle.ref.channel)
                 self._cond.notify_all()
+            if self._shared is not None:
+                self._shared.pause(shared_key, fault.retry_after)
             logger.warning("Slack rate-limited %s%s; pausing it for %.0fs", method.value,
                            f" in {handle.ref.channel}" if method is Method.POST else " for every answer",
                            fault.retry_after)
@@ -616,10 +629,11 @@ class SlackWriter:
                 marks = slot.marks if slot is not None else 0
             nxt = handle.next_call()  # outside the lock: rendering takes time
         finished = False
+        give_back: tuple[str, float, float] | None = None
         with self._cond:
             now = self._clock()
             if refund is not None:
-                self._sched.refund(refund, handle.ref.channel, now)
+                give_back = self._sched.refund(refund, handle.ref.channel, now)
             slot = self._sched.slots.get(handle.key)
             if slot is None:
                 pass
@@ -634,5 +648,7 @@ class SlackWriter:
                     self._handles.pop(handle.key, None)
                     finished = True
             self._cond.notify_all()
+        if give_back is not None and self._shared is not None:
+            self._shared.give(*give_back)
         if finished:
             handle.end(Outcome.DELIVERED)

@@ -5,7 +5,8 @@ Accepted URLs (`parse_state_url` checks them without opening anything, for confi
 * unset (`""`) — `sqlite:///bot-state.db`, a file in the working directory;
 * `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` — that file (its directory must exist);
 * `memory://` — this process's memory, lost at exit;
-* `redis://…`, `rediss://…` — recognised, not available yet.
+* `redis://[user:password@]host:port/db`, `rediss://…` (TLS) — a Redis (or Valkey, ElastiCache, MemoryDB) that
+  several bot processes share; its keys start with `KEY_PREFIX`.
 """
 
 from __future__ import annotations
@@ -45,14 +46,24 @@ def parse_state_url(url: str) -> tuple[str, str]:
     raise ValueError(f"STATE_URL {_redacted(url)!r} is not one of: {FORMS}")
 
 
-def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
-    """The store a STATE_URL names, opened. ValueError for a malformed URL, StoreError if it cannot be opened."""
+def open_store(url: str, *, clock: Callable[[], float] = time.time, prefix: str = "slackbot:") -> Store:
+    """The store a STATE_URL names, opened (a Redis is pinged: unreachable at startup is a StoreError naming
+    it). ValueError for a malformed URL, StoreError if it cannot be opened."""
     kind, location = parse_state_url(url)
     if kind == "sqlite":
         return SqliteStore(location, clock=clock)
     if kind == "memory":
         return MemoryStore(clock=clock)
-    raise StoreError("redis is not available yet")
+    from bot.state.redis import RedisStore  # redis-py is only imported when a Redis is configured
+
+    store = RedisStore(url.strip(), prefix=prefix, clock=clock, location=location)
+    try:
+        store.ping()
+    except StoreError as error:
+        store.close()
+        reason = str(error).rpartition("(")[2].rstrip(")")
+        raise StoreError(f"cannot reach Redis at {location}: {reason}") from None
+    return store
 
 
 def _redacted(url: str) -> str:

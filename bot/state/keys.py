@@ -26,6 +26,11 @@ def refusal(team: str, where: str, user: str, reason: str) -> str:
     return f"{team}:refused:{where}:{user}:{reason}"
 
 
+def rate(team: str, user: str) -> str:
+    """The counter of one person's questions in the current minute."""
+    return f"{team}:rate:{user}"
+
+
 def capability(model_id: str, feature: str) -> str:
     return f"model:{model_id}:{feature}"
 

@@ -41,6 +41,22 @@ class LeaseKeeper:
         with self._lock:
             self._jobs.pop(job_id, None)
 
+    def holds(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._jobs
+
+    def release_all(self) -> int:
+        """Give back every job still held (shutdown: the other processes take them over at once)."""
+        with self._lock:
+            ids = list(self._jobs)
+            self._jobs.clear()
+        for job_id in ids:
+            try:
+                self._store.release(job_id, self.owner)
+            except Exception:  # the lease then simply expires
+                logger.warning("could not release job %s", job_id, exc_info=True)
+        return len(ids)
+
     def renew_now(self) -> None:
         with self._lock:
             ids = list(self._jobs)

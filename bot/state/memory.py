@@ -52,6 +52,10 @@ class Expiring:
     def delete(self, key: str) -> None:
         self._items.pop(key, None)
 
+    def keep(self, key: str, value: str) -> None:
+        """Change a live key's value, keeping its expiry and its place."""
+        self._items[key] = (value, self._items[key][1])
+
     def prune(self, now: float) -> None:
         """Drop what expired by `now`; rebuild the heap when stale entries outnumber live ones."""
         heap = self._expiries
@@ -75,6 +79,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._claims = Expiring(capacity)
         self._values = Expiring(capacity)
+        self._counters = Expiring(capacity)
         self._jobs: dict[str, JobRecord] = {}
         self._seq = 0
         self._max_jobs = max_jobs
@@ -103,6 +108,17 @@ class MemoryStore:
         with self._lock:
             now = self._now()
             self._values.set(key, value, now + ttl, now)
+
+    def bump(self, key: str, ttl: float) -> int:
+        with self._lock:
+            now = self._now()
+            current = self._counters.get(key, now)
+            if current is None:
+                self._counters.set(key, "1", now + ttl, now)
+                return 1
+            count = int(current) + 1
+            self._counters.keep(key, str(count))
+            return count
 
     # -- the journal ------------------------------------------------------------------------------------
     def add_job(self, job: JobRecord, claims: Sequence[str], ttl: float) -> Accepted:
@@ -146,6 +162,13 @@ class MemoryStore:
             self._check_open()
             return sorted(self._jobs.values(), key=lambda job: job.seq)
 
+    def thread_head(self, team: str, channel: str, thread_ts: str) -> str | None:
+        with self._lock:
+            self._check_open()
+            mine = [j for j in self._jobs.values()
+                    if j.team == team and j.channel == channel and j.thread_ts == thread_ts]
+            return min(mine, key=rules.conversation_order).id if mine else None
+
     # -- leases ---------------------------------------------------------------------------------------------
     def acquire(self, job_id: str, owner: str, lease: float, *, force: bool = False) -> JobRecord | None:
         with self._lock:
@@ -186,6 +209,7 @@ class MemoryStore:
             self._jobs.clear()
             self._claims = Expiring(0)
             self._values = Expiring(0)
+            self._counters = Expiring(0)
 
     def _check_open(self) -> None:
         if self._closed:

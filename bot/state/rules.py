@@ -22,6 +22,13 @@ FIXED = frozenset({"id", "seq"})  # set when the job is added, the same until it
 _TYPES = {f.name: f.type for f in fields(JobRecord)}  # "str", "bool", "float", "int", "tuple[str, ...]"
 
 
+def conversation_order(job: JobRecord) -> tuple[int, int, int]:
+    """Where a job stands in its thread: the Slack ts of the message it answers (seconds, microseconds), then its
+    arrival in the journal."""
+    seconds, _, fraction = job.ts.partition(".")
+    return int(seconds or 0), int(fraction.ljust(6, "0")[:6] or 0), job.seq
+
+
 def holds(job: JobRecord, owner: str) -> bool:
     """Whether `owner` is the process recorded as answering `job` (nobody holds a job with no owner)."""
     return bool(owner) and job.owner == owner

@@ -67,6 +67,11 @@ MIGRATIONS: tuple[str, ...] = (
         "lease_until" REAL NOT NULL
     );
     """,
+    """
+    CREATE INDEX jobs_by_thread ON jobs ("team", "channel", "thread_ts", seq);
+    CREATE TABLE counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL, expires REAL NOT NULL) WITHOUT ROWID;
+    CREATE INDEX counters_by_expiry ON counters (expires);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -126,6 +131,19 @@ class SqliteStore:
             db.execute("INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)", (key, value, now + ttl))
             self._wrote(db, now)
 
+    def bump(self, key: str, ttl: float) -> int:
+        with self._transaction() as db:
+            now = self._clock()
+            row = db.execute("SELECT n FROM counters WHERE key = ? AND expires > ?", (key, now)).fetchone()
+            if row is None:
+                db.execute("INSERT OR REPLACE INTO counters (key, n, expires) VALUES (?, 1, ?)", (key, now + ttl))
+                count = 1
+            else:
+                count = int(row[0]) + 1
+                db.execute("UPDATE counters SET n = ? WHERE key = ?", (count, key))
+            self._wrote(db, now)
+            return count
+
     # -- the journal ------------------------------------------------------------------------------------
     def add_job(self, job: JobRecord, claims: Sequence[str], ttl: float) -> Accepted:
         with self._transaction() as db:
@@ -163,6 +181,12 @@ class SqliteStore:
     def jobs(self) -> list[JobRecord]:
         with self._transaction() as db:
             return [_record(row) for row in db.execute(_SELECT + " ORDER BY seq")]
+
+    def thread_head(self, team: str, channel: str, thread_ts: str) -> str | None:
+        with self._transaction() as db:
+            mine = [_record(row) for row in db.execute(
+                _SELECT + ' WHERE "team" = ? AND "channel" = ? AND "thread_ts" = ?', (team, channel, thread_ts))]
+            return min(mine, key=rules.conversation_order).id if mine else None
 
     # -- leases ---------------------------------------------------------------------------------------------
     def acquire(self, job_id: str, owner: str, lease: float, *, force: bool = False) -> JobRecord | None:
@@ -303,7 +327,7 @@ def _migrate(db: sqlite3.Connection, path: str) -> None:
 
 def _prune(db: sqlite3.Connection, now: float, batch: int | None) -> None:
     """Delete expired claims and values: at most `batch` rows per table, or all of them."""
-    for table in ("claims", "kv"):
+    for table in ("claims", "kv", "counters"):
         if batch is None:
             db.execute(f"DELETE FROM {table} WHERE expires <= ?", (now,))
         else:

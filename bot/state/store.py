@@ -106,6 +106,11 @@ class Store(Protocol):
     def put(self, key: str, value: str, ttl: float) -> None:
         ...
 
+    def bump(self, key: str, ttl: float) -> int:
+        """Add one to the counter at `key` and return it; a counter that did not exist (or expired) starts at
+        one and expires `ttl` seconds later (a fixed window: the per-person question rate)."""
+        ...
+
     # -- the journal ------------------------------------------------------------------------------------
     def add_job(self, job: JobRecord, claims: Sequence[str], ttl: float) -> Accepted:
         """Atomically: if none of `claims` is set, set them all (expiring after `ttl`) and store `job` with the
@@ -128,6 +133,11 @@ class Store(Protocol):
 
     def jobs(self) -> list[JobRecord]:
         """Every stored job, in arrival order."""
+        ...
+
+    def thread_head(self, team: str, channel: str, thread_ts: str) -> str | None:
+        """The id of the stored job of that thread that answers the earliest message (by Slack ts, then by arrival):
+        the one to answer next there. None if the thread has no job."""
         ...
 
     # -- leases ---------------------------------------------------------------------------------------------

@@ -522,3 +522,74 @@ def test_stop_is_quick_with_a_client_still_connected() -> None:
         assert not stopper.is_alive()
     finally:
         client.close()
+
+
+def _raw_connection(fake: FakeSlack) -> Any:
+    """A bare WebSocket connection to the fake's Socket Mode server, through apps.connections.open."""
+    from websockets.sync.client import connect
+
+    url = WebClient(base_url=fake.api_url).apps_connections_open(app_token=APP_TOKEN)["url"]
+    ws = connect(url).__enter__()  # closed by the test (a context manager would close it on return)
+    assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+    return ws
+
+
+def test_envelopes_go_to_one_random_live_connection(fake: FakeSlack) -> None:
+    fake.random_seed = 7
+    links = [_raw_connection(fake) for _ in range(3)]
+    try:
+        fake.wait_for(lambda f: f.open_connections == 3)
+        for i in range(30):
+            fake.push_event({"type": "app_mention", "user": "U1", "text": f"<@{BOT_USER_ID}> {i}", "channel": "C1",
+                             "ts": f"1.{i}", "event_ts": f"1.{i}"})
+        got: list[int] = []
+        for ws in links:
+            count = 0
+            while True:
+                try:
+                    frame = json.loads(ws.recv(timeout=0.3))
+                except TimeoutError:
+                    break
+                ws.send(json.dumps({"envelope_id": frame["envelope_id"]}))
+                count += 1
+            got.append(count)
+        assert sum(got) == 30 and all(n > 0 for n in got)  # spread over all three, not all to one
+        assert got != [10, 10, 10]  # not round robin
+    finally:
+        for ws in links:
+            ws.close()
+
+
+def test_an_eleventh_connection_is_refused_with_too_many_websockets(fake: FakeSlack) -> None:
+    links = [_raw_connection(fake) for _ in range(10)]
+    try:
+        from websockets.sync.client import connect
+
+        url = WebClient(base_url=fake.api_url).apps_connections_open(app_token=APP_TOKEN)["url"]
+        with connect(url) as extra:
+            message = json.loads(extra.recv(timeout=5))
+        assert message == {"type": "disconnect", "reason": "too_many_websockets", "debug_info": {"host": "fake"}}
+        fake.wait_for(lambda f: f.refused_connections == 1)
+        assert fake.open_connections == 10
+    finally:
+        for ws in links:
+            ws.close()
+
+
+def test_an_unacknowledged_envelope_is_sent_again_at_most_three_times(fake: FakeSlack) -> None:
+    fake.unacked_retry_after = 0.2
+    ws = _raw_connection(fake)
+    try:
+        fake.push_event({"type": "message", "user": "U1", "text": "hi", "channel": "C1", "ts": "2.0"},
+                        event_id="EvRETRY")
+        frames = []
+        while True:
+            try:
+                frames.append(json.loads(ws.recv(timeout=1.0)))
+            except TimeoutError:
+                break
+        assert [f["retry_attempt"] for f in frames] == [0, 1, 2, 3]
+        assert {f["payload"]["event_id"] for f in frames} == {"EvRETRY"}
+        assert len({f["envelope_id"] for f in frames}) == 4
+    finally:
+        ws.close()

@@ -136,6 +136,11 @@ class FakeSlack:
     redeliver_unacked_on_reconnect: _Setting[bool] = _Setting(
         "_socket_mode", "Send unacknowledged envelopes again as retries when their connection ends."
     )
+    unacked_retry_after: _Setting[float | tuple[float, ...] | None] = _Setting(
+        "_socket_mode", "Seconds after which an unacknowledged envelope is sent again as a retry (at most "
+        "three times), as Slack does — one delay, or one per retry; None (the default, reset by reset()) sends "
+        "it again only when its connection ends."
+    )
     single_use_tickets: _Setting[bool] = _Setting(
         "_socket_mode", "Refuse a second connection with the same apps.connections.open ticket."
     )
@@ -341,6 +346,21 @@ class FakeSlack:
         """time.monotonic() of each connection end since the last reset."""
         with self._lock:
             return list(self._socket_mode.disconnection_times)
+
+    @property
+    def random_seed(self) -> None:
+        """Write-only: seed the choice of connection for each envelope (a fixed order for a test)."""
+        return None
+
+    @random_seed.setter
+    def random_seed(self, seed: int) -> None:
+        self._socket_mode.random.seed(seed)
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections closed at once with ``too_many_websockets`` (past Slack's 10 per app)."""
+        with self._lock:
+            return self._socket_mode.refused_connections
 
     @property
     def open_connections(self) -> int:

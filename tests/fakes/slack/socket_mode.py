@@ -23,6 +23,7 @@ import copy
 import itertools
 import json
 import logging
+import random
 import socket
 import struct
 import threading
@@ -41,6 +42,8 @@ from websockets.server import ServerProtocol
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .workspace import APP_ID, BOT_USER_ID, TEAM_ID, Json, Workspace, opt_str
+
+MAX_CONNECTIONS = 10  # Socket Mode connections one app may hold; the 11th gets too_many_websockets
 
 
 @dataclass
@@ -107,11 +110,14 @@ class SocketModeServer:
         self.server_ping_interval = server_ping_interval
         self.close_timeout = close_timeout
         self.single_use_tickets = False
+        # seconds before an unacknowledged envelope is sent again: one delay for every retry, or one per retry
+        self.unacked_retry_after: float | tuple[float, ...] | None = None
+        self.max_retries = 3  # Slack retries an event at most three times
+        self.random = random.Random()  # which live connection gets an envelope (seed it for a fixed order)
 
         self._send_lock = threading.Lock()
         self._event_ids = itertools.count(1)
         self._link_ids = itertools.count(1)
-        self._round_robin = 0
         self.links: list[Link] = []
         self._tickets: set[str] = set()
         self._used_tickets: set[str] = set()
@@ -125,12 +131,16 @@ class SocketModeServer:
         self.events: list[Json] = []
         self.envelopes: dict[str, Json] = {}
         self.delivered: list[str] = []
+        self.delivery_times: dict[str, tuple[float, int]] = {}  # envelope id -> (when sent, connection id)
+        self.enqueue_times: dict[str, float] = {}
         self.acks: list[str] = []
         self.ack_messages: list[Json] = []
         self.client_messages: list[str] = []
         self._unacked: dict[str, int] = {}
         self.outbox: deque[_Outgoing] = deque()
         self.connections_opened = 0
+        self.refused_connections = 0
+        self.unacked_retry_after = None
         self.connection_times: list[float] = []
         self.disconnection_times: list[float] = []
         self.pings_received = 0
@@ -237,6 +247,7 @@ class SocketModeServer:
 
     def _enqueue_envelope_locked(self, envelope: Json, *, front: bool = False) -> None:
         item = _Outgoing(json.dumps(envelope), envelope["envelope_id"])
+        self.enqueue_times[envelope["envelope_id"]] = time.monotonic()
         if front:
             self.outbox.appendleft(item)
         else:
@@ -269,6 +280,28 @@ class SocketModeServer:
         self._enqueue_envelope_locked(envelope)
         return envelope["envelope_id"]
 
+    def _retry_later_locked(self, envelope_id: str) -> None:
+        """With `unacked_retry_after`: if the envelope is still unacknowledged then, send it again (a retry, up to
+        `max_retries` times), as Slack does with an event nobody acknowledged."""
+        schedule = self.unacked_retry_after
+        attempt = int(self.envelopes[envelope_id].get("retry_attempt") or 0)
+        if schedule is None or attempt >= self.max_retries:
+            return
+        delay = schedule if isinstance(schedule, int | float) else schedule[min(attempt, len(schedule) - 1)]
+
+        def check() -> None:
+            with self._lock:
+                if self._unacked.pop(envelope_id, None) is None:
+                    return
+                self._enqueue_envelope_locked(self._retry_of_locked(envelope_id))
+            self.pump()
+
+        timer = threading.Timer(delay, check)
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()]
+        self._timers.append(timer)
+        timer.start()
+
     def push_raw_locked(self, text: str) -> None:
         """Queue a frame to send as is. Call ``pump`` next."""
         self.outbox.append(_Outgoing(text, None))
@@ -294,6 +327,17 @@ class SocketModeServer:
 
     def _ws_handler(self, ws: ServerConnection) -> None:
         link = Link(next(self._link_ids), ws, time.monotonic())
+        with self._lock:
+            too_many = self.open_count_locked() >= MAX_CONNECTIONS
+        if too_many:  # Slack's limit per app: the newcomer is told why and closed
+            with contextlib.suppress(ConnectionClosed, OSError):
+                ws.send(json.dumps({"type": "disconnect", "reason": "too_many_websockets",
+                                    "debug_info": {"host": "fake"}}))
+                ws.close()
+            with self._lock:
+                self.refused_connections += 1
+                self._cond.notify_all()
+            return
         with self._lock:
             self.links.append(link)
             open_now = self.open_count_locked()
@@ -358,8 +402,7 @@ class SocketModeServer:
         ]
         if not candidates:
             return None
-        self._round_robin += 1
-        return candidates[self._round_robin % len(candidates)]
+        return self.random.choice(candidates)  # Slack sends each envelope to one live connection, not sticky
 
     def pump(self) -> None:
         """Write queued frames to ready connections, oldest first. Call it without holding the lock."""
@@ -382,9 +425,11 @@ class SocketModeServer:
                 with self._lock:
                     if item.envelope_id is not None:
                         self.delivered.append(item.envelope_id)
+                        self.delivery_times[item.envelope_id] = (time.monotonic(), link.id)
                         if not link.finished:
                             link.sent.append(item.envelope_id)
                             self._unacked[item.envelope_id] = link.id
+                            self._retry_later_locked(item.envelope_id)
                         elif self.redeliver_unacked_on_reconnect and item.envelope_id not in self.acks:
                             self._enqueue_envelope_locked(self._retry_of_locked(item.envelope_id), front=True)
                     self._cond.notify_all()

@@ -127,3 +127,46 @@ def test_registry_lives_in_the_store() -> None:
     ThreadRegistry(store).set("T", "C", "1.0", False)
     assert ThreadRegistry(store).get("T", "C", "1.0") is False
     assert ThreadRegistry(MemoryStore()).get("T", "C", "1.0") is None
+
+
+def test_a_conversation_runs_in_message_order_whatever_the_hand_over_order() -> None:
+    """Two listener threads may hand over a thread's messages in either order: the pool runs them by ts."""
+    from bot.state.store import JobRecord
+
+    def record(ts: str, seq: int) -> JobRecord:
+        return JobRecord(id=f"T-C-{ts}", team="T", channel="C", thread_ts="1.0", ts=ts, user="U",
+                         trigger="mention", channel_type="channel", seq=seq)
+
+    gate = Gate()
+    pool = AnswerPool(gate.run, workers=2, max_queued=10)
+    pool.submit(Job(key=("T", "C", "other"), record=None, request="blocker"))  # keeps one worker busy
+    gate.wait_started(1)
+    first = Job(key=("T", "C", "1.0"), record=record("1.0", 1), request="first")
+    pool.submit(Job(key=("T", "C", "1.0"), record=record("3.0", 2), request="third"))  # queued: nobody free?
+    gate.wait_started(2)  # "third" took the free worker at once; the rest must wait for it
+    pool.submit(Job(key=("T", "C", "1.0"), record=record("2.0", 4), request="second"))
+    pool.submit(first)
+    gate.release.set()
+    assert pool.drain(5)
+    assert gate.started[2:] == ["first", "second"]  # by message ts, not by hand-over order
+
+
+def test_a_job_whose_turn_has_not_come_is_tried_again_later_and_frees_its_conversation() -> None:
+    tries: list[str] = []
+    turn = threading.Event()
+
+    def run(job: Job) -> float | None:
+        tries.append(job.request)
+        if job.request == "waits" and not turn.is_set():
+            turn.set()
+            return 0.05  # an earlier answer of its thread is being written elsewhere
+        return None
+
+    pool = AnswerPool(run, workers=1, max_queued=5)
+    pool.submit(job("a", "waits"))
+    pool.submit(job("a", "next"))
+    deadline = time.monotonic() + 5
+    while len(tries) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.drain(5)
+    assert tries == ["waits", "next", "waits"]  # the conversation was free while it waited

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.slack.budget import LocalBudget
 from bot.slack.scheduler import SAFETY, Method, Priority, Scheduler, TokenBucket
 
 
@@ -317,3 +320,62 @@ def test_fair_share_between_streaming_answers() -> None:
     assert len(served) >= 7  # 0.9 tokens a second, looked at every 0.5 s; each edit waits for the reserve (2)
     assert served.count("a") >= 3 and served.count("b") >= 3
     assert abs(served.count("a") - served.count("b")) <= 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def turn_with(s: Scheduler, budget: LocalBudget, now: float) -> Any:
+    """What the writer does with a turn: ask the shared budget (outside the scheduler), give it back if denied."""
+    turn, wait = s.next_turn(now)
+    if turn is not None and turn.shared is not None:
+        denied = budget.take(*turn.shared)
+        if denied > 0:
+            s.denied(turn, now, denied)
+            return s.next_turn(now)
+    return turn, wait
+
+
+def test_a_shared_budget_spent_by_other_processes_holds_this_one_back() -> None:
+    """Two processes (two schedulers) share one workspace budget: what one spends, the other cannot."""
+    clock = Clock()
+    shared = LocalBudget(clock)
+    here, there = make(per_minute=60, burst=2), make(per_minute=60, burst=2)
+    here.shared = there.shared = True
+    for s, key in ((there, "b1"), (there, "b2"), (here, "a")):
+        s.add(key, "C1")
+        s.slots[key].shown = True
+        s.mark_dirty(key, 0.0, method=Method.UPDATE, final=True)
+    assert turn_with(there, shared, 0.0)[0] is not None and turn_with(there, shared, 0.0)[0] is not None  # burst
+    turn, wait = turn_with(here, shared, 0.0)  # this process's own bucket is full, the workspace's is empty
+    assert turn is None and wait is not None and 1.0 < wait <= 1 / SAFETY + 1e-9
+    assert not here.slots["a"].in_flight and here.slots["a"].dirty  # taken back, still to be written
+    clock.now = 1 / SAFETY
+    assert turn_with(here, shared, clock.now)[0] is not None
+
+
+def test_interim_edits_leave_the_shared_last_token_to_another_process_final() -> None:
+    clock = Clock()
+    shared = LocalBudget(clock)
+    here = make(per_minute=0.6, burst=3)  # almost no refill: only the burst counts
+    here.shared = True
+    for key in ("x", "y"):
+        here.add(key, "C1")
+        here.slots[key].shown = True
+        here.slots[key].last_write = -10.0
+        here.mark_dirty(key, 0.0, method=Method.UPDATE)
+    rate = 0.6 / 60 * SAFETY
+    assert shared.take("update", rate, 3) == 0.0 and shared.take("update", rate, 3) == 0.0  # elsewhere
+    assert turn_with(here, shared, 0.0)[0] is None  # an interim edit needs more than the last token
+    assert shared.take("update", rate, 3) == 0.0  # another process's final still gets it
+
+
+def test_a_429_names_the_shared_bucket_to_pause_everywhere() -> None:
+    s = make()
+    assert s.pause(Method.POST, until=20.0, channel="C1") == "post:C1"
+    assert s.pause(Method.UPDATE, until=20.0) == "update"

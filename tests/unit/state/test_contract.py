@@ -7,22 +7,31 @@ driven by the injected `Clock`; nothing here sleeps.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.state.memory import MemoryStore
+from bot.state.redis import RedisStore
 from bot.state.sqlite import SqliteStore
 from bot.state.store import PENDING, RUNNING, Accepted, JobRecord, Store, StoreError
 from tests.unit.state.support import Clock, assert_typed, job, race
 
 Factory = Callable[[Clock], Store]
 
+def _redis(dir_: Path, clock: Clock, request: pytest.FixtureRequest) -> Store:
+    """A RedisStore on the session's real Redis server, under a prefix of its own (tests never share keys)."""
+    server = request.getfixturevalue("redis_server")
+    return RedisStore(server.url, prefix=f"test-{uuid.uuid4().hex[:8]}:", clock=clock, location="test")
+
+
 # name -> (open a store in this directory with this clock, expected (durable, shared))
-BACKENDS: dict[str, tuple[Callable[[Path, Clock], Store], tuple[bool, bool]]] = {
-    "memory": (lambda _dir, clock: MemoryStore(clock=clock), (False, False)),
-    "sqlite": (lambda dir_, clock: SqliteStore(str(dir_ / "state.db"), clock=clock), (True, False)),
+BACKENDS: dict[str, tuple[Callable[[Path, Clock, pytest.FixtureRequest], Store], tuple[bool, bool]]] = {
+    "memory": (lambda _dir, clock, _request: MemoryStore(clock=clock), (False, False)),
+    "sqlite": (lambda dir_, clock, _request: SqliteStore(str(dir_ / "state.db"), clock=clock), (True, False)),
+    "redis": (_redis, (True, True)),
 }
 TTL = 60.0
 LEASE = 30.0
@@ -37,7 +46,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Facto
     def factory(clock: Clock) -> Store:
         directory = tmp_path / str(len(opened))
         directory.mkdir()
-        opened.append(BACKENDS[request.param][0](directory, clock))
+        opened.append(BACKENDS[request.param][0](directory, clock, request))
         return opened[-1]
 
     yield factory
@@ -116,6 +125,23 @@ def test_claims_and_values_are_separate(store: Store) -> None:
     assert store.claim("v", TTL)
 
 
+@pytest.mark.parametrize(("bumps", "expected"), [
+    ([0.0], [1]),
+    ([0.0, 10.0, 59.9], [1, 2, 3]),  # one window of 60 s
+    ([0.0, 60.0], [1, 1]),  # the window ended: a new count
+    ([0.0, 30.0, 61.0, 62.0], [1, 2, 1, 2]),  # fixed windows: the second starts at its first bump
+])
+def test_bump_counts_in_fixed_windows(store: Store, clock: Clock, bumps: list[float], expected: list[int]) -> None:
+    start = clock.now
+    counts = []
+    for at in bumps:
+        clock.now = start + at
+        counts.append(store.bump("rate:U1", 60.0))
+    assert counts == expected
+    assert store.bump("rate:U2", 60.0) == 1  # counters are per key
+    assert store.get("rate:U1") is None and store.claim("rate:U1", TTL)  # apart from values and claims
+
+
 # -- the journal -----------------------------------------------------------------------------------------------
 
 
@@ -188,6 +214,21 @@ def test_jobs_in_arrival_order(store: Store) -> None:
     stored = store.jobs()
     assert [j.id for j in stored] == [job(n).id for n in (4, 7, 1, 3)]
     assert [j.seq for j in stored] == sorted(j.seq for j in stored)
+
+
+def test_thread_head_is_the_job_of_the_thread_s_earliest_message(store: Store) -> None:
+    """Jobs may reach the journal out of order (two processes, two listener threads): the thread's next answer
+    is the one to its earliest message, by Slack ts."""
+    assert store.thread_head("T1", "C1", "100.0") is None
+    later = added(store, job(3, thread_ts="100.0"), "c3")  # journaled first, but its message is later
+    added(store, job(2, thread_ts="200.0"), "c2")  # another thread
+    earlier = added(store, job(1, thread_ts="100.0"), "c1")
+    added(store, job(4, thread_ts="100.0", channel="C2"), "c4")  # the same ts in another channel
+    assert store.thread_head("T1", "C1", "100.0") == earlier.id
+    store.finish_job(earlier.id)
+    assert store.thread_head("T1", "C1", "100.0") == later.id
+    assert store.thread_head("T1", "C2", "100.0") == job(4).id
+    assert store.thread_head("T2", "C1", "100.0") is None  # another workspace
 
 
 def test_get_job_unknown(store: Store) -> None:

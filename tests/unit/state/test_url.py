@@ -10,6 +10,7 @@ from bot.state import open_store, parse_state_url
 from bot.state.memory import MemoryStore
 from bot.state.sqlite import SqliteStore
 from bot.state.store import StoreError
+from tests.redis_server import RedisServer, free_port
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -67,10 +68,20 @@ def test_open_memory_with_clock() -> None:
     assert store.claim("k", 1.0)  # the injected clock expired it
 
 
-@pytest.mark.parametrize("url", ["redis://localhost:6379/0", "rediss://cache:6380"])
-def test_open_redis_not_yet(url: str) -> None:
-    with pytest.raises(StoreError, match="redis is not available yet"):
-        open_store(url)
+def test_open_redis(redis_server: RedisServer) -> None:
+    store = open_store(redis_server.url, prefix="test-open:")
+    try:
+        assert store.info.name == "redis" and store.info.shared and store.claim("k", 5.0)
+    finally:
+        store.close()
+
+
+def test_open_unreachable_redis_names_it_without_the_password() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(StoreError) as caught:
+        open_store(f"redis://bot:s3cret@127.0.0.1:{port}/0")
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach Redis at 127.0.0.1:{port}/0: ") and "s3cret" not in message
 
 
 def test_open_bad_url_is_value_error() -> None:
