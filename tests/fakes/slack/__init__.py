@@ -136,6 +136,13 @@ class FakeSlack:
     redeliver_unacked_on_reconnect: _Setting[bool] = _Setting(
         "_socket_mode", "Send unacknowledged envelopes again as retries when their connection ends."
     )
+    bot_scopes: _Setting[tuple[str, ...]] = _Setting(
+        "_web_api", "Scopes the bot token was granted (Slack's ``x-oauth-scopes`` header). Reset by reset()."
+    )
+    app_scopes: _Setting[tuple[str, ...]] = _Setting(
+        "_web_api", "Scopes of the app-level token; without connections:write, apps.connections.open answers "
+        "missing_scope. Reset by reset()."
+    )
     single_use_tickets: _Setting[bool] = _Setting(
         "_socket_mode", "Refuse a second connection with the same apps.connections.open ticket."
     )
