@@ -8,8 +8,10 @@ attaches all of its own, so a log platform can filter on
 
 The libraries the bot drives are held back unless `LOG_LEVEL=DEBUG`: slack_sdk's Web API client logs every
 failed request at ERROR (the bot classifies and logs each failure itself, by code), slack_bolt warns about
-arguments it chose to ignore, and both log request bodies at DEBUG; botocore, boto3 and urllib3 log request
-details at DEBUG. Their errors other than the Web API's still show.
+arguments it chose to ignore and narrates each Socket Mode reconnect at INFO, websocket-client repeats the
+errors slack_sdk reports, and all of them log request bodies at DEBUG; botocore, boto3 and urllib3 log
+request details at DEBUG. Their other errors still show. Bolt sets its loggers' levels itself (to the root
+logger's), so they are held back by a filter on the handler, not by logger levels.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ from typing import Any, TextIO
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HELD_BACK = {"slack_sdk": logging.ERROR, "slack_bolt": logging.ERROR, "slack_sdk.web": logging.CRITICAL,
-             "botocore": logging.INFO, "boto3": logging.INFO, "urllib3": logging.INFO}
+             "websocket": logging.CRITICAL, "botocore": logging.INFO, "boto3": logging.INFO, "urllib3": logging.INFO}
+
+
+class HoldBack(logging.Filter):
+    """Lets a record of a held-back library through only at or above its level (`HELD_BACK`; the longest
+    matching logger name wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        best = ""
+        for prefix in HELD_BACK:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > len(best):
+                best = prefix
+        return not best or record.levelno >= HELD_BACK[best]
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,11 +68,11 @@ def configure_logging(level: str, fmt: str = "text", stream: TextIO | None = Non
     """Send every record at `level` and above to `stream` (stderr) as text or JSON, replacing earlier handlers."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    if level != "DEBUG":
+        handler.addFilter(HoldBack())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)  # warnings.warn(...) from libraries become records too (JSON in JSON mode)
-    for name, held in HELD_BACK.items():
-        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else held)

@@ -19,8 +19,6 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    for name in ("slack_sdk", "slack_bolt", "slack_sdk.web"):
-        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def test_json_lines_carry_the_fields_of_a_record() -> None:
@@ -41,7 +39,10 @@ def test_json_lines_carry_the_fields_of_a_record() -> None:
 def test_text_is_the_default_and_library_chatter_is_held_back() -> None:
     out = io.StringIO()
     configure_logging("INFO", stream=out)
-    logging.getLogger("slack_bolt.App").warning("As you gave `client` as well, `token` will be unused.")
+    bolt = logging.getLogger("slack_bolt.App")
+    bolt.setLevel(logging.INFO)  # as Bolt does (to the root logger's level)
+    bolt.warning("As you gave `client` as well, `token` will be unused.")
+    bolt.info("A new session has been established")
     logging.getLogger("slack_sdk.web.base_client").error("Failed to send a request to Slack API server")
     logging.getLogger("slack_sdk.socket_mode").info("A new session has been established")
     logging.getLogger("slack_sdk.socket_mode").error("the connection failed for good")
