@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TOKEN_KINDS = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens": "cache_read",
                "cache_write_tokens": "cache_write"}
+WRITE_METHODS = ("chat.postMessage", "chat.update", "chat.delete", "conversations.replies")
 STAGES = {"t_placeholder": "placeholder", "t_first_text": "first_text", "t_final": "final"}
 
 
@@ -34,6 +35,8 @@ class Metrics:
                                    "(ok, ratelimited, error, network)", ["method", "result"], registry=r)
         self.slack_429 = Counter("slackbot_slack_rate_limited", "Slack 429 responses, by method", ["method"],
                                  registry=r)
+        for method in WRITE_METHODS:  # shown at 0 from the start: "no 429s" is a figure too
+            self.slack_429.labels(method)
         self.bedrock_calls = Counter("slackbot_bedrock_calls", "Bedrock calls opened (ok) or refused before "
                                      "streaming (the error code)", ["operation", "result"], registry=r)
         self.tokens = Counter("slackbot_bedrock_tokens", "Tokens billed by Bedrock, by kind "
