@@ -97,3 +97,9 @@ def test_slack_tokens_may_be_optional_for_the_terminal_mode() -> None:
     assert s.slack_bot_token == "" and s.slack_app_token == ""
     with pytest.raises(ConfigError):
         Settings.from_env({"SLACK_APP_TOKEN": "xoxb-wrong"}, optional=frozenset({"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}))
+
+
+def test_the_dataclass_defaults_equal_the_variables_defaults() -> None:
+    """Defaults are written twice (VARIABLES for the environment, the dataclass for tests that build Settings
+    directly): they must agree."""
+    assert Settings.from_env(GOOD) == Settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1")
