@@ -1,7 +1,8 @@
-"""`python -m bot` starts the Slack bot."""
+"""`python -m bot` starts the Slack bot; `python -m bot check` checks the setup; `python -m bot ask [QUESTION]`
+asks the model from the terminal (see README, Operating it)."""
 
 import sys
 
-from bot.app import main
+from bot.ops.cli import dispatch
 
-sys.exit(main())
+sys.exit(dispatch(sys.argv[1:]))

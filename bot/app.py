@@ -29,6 +29,14 @@ from bot.conversation.threads import ThreadRegistry
 from bot.errors import ConfigError, ModelError, StartupError
 from bot.model.bedrock import make_client
 from bot.model.generation import ModelCapabilities, Policy
+from bot.ops.check import placeholders
+from bot.ops.health import Health, OpsServer, bot_probes
+from bot.ops.logs import configure_logging as setup_logging
+from bot.ops.metrics import Metrics
+from bot.ops.net import unreachable
+from bot.ops.observe import ObservedBedrock, ObservedWebClient
+from bot.ops.prices import estimate
+from bot.ops.recorder import NullRecorder, Recorder
 from bot.render.renderer import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
@@ -134,7 +142,7 @@ def identify(client: WebClient) -> Identity:
         raise StartupError(f"SLACK_BOT_TOKEN was rejected by Slack ({error}): use the Bot User OAuth Token "
                            "(xoxb-…) of the installed app") from None
     except Exception as exc:  # noqa: BLE001 - e.g. a wrong SLACK_API_URL
-        raise StartupError(f"cannot reach Slack at the configured SLACK_API_URL ({type(exc).__name__})") from None
+        raise StartupError(unreachable("Slack", client.base_url, exc) + " (SLACK_API_URL)") from None
     return Identity(team_id=str(response["team_id"]), bot_user_id=str(response["user_id"]),
                     bot_id=str(response.get("bot_id") or ""))
 
@@ -157,15 +165,18 @@ def shared_budget(store: Store, settings: Settings, team_id: str) -> Budget | No
 
 
 def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = None,
-               writer_backoff: Callable[[int], float] | None = None) -> Bot:
-    """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing."""
+               writer_backoff: Callable[[int], float] | None = None, recorder: Recorder | None = None) -> Bot:
+    """Wire everything. Tests pass an instant `sleep` and backoff; production passes nothing. `recorder`
+    (bot/ops/recorder.py) hears about every answer, Slack call and Bedrock call; by default nobody does."""
     check_slack_sdk(slack_sdk.version.__version__)
+    recorder = recorder or NullRecorder()
     # The bot retries Slack calls itself (bot/slack/errors.py says how): slack_sdk's own retry handlers are off,
     # so that there is exactly one retry layer.
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                       timeout=settings.slack_timeout_seconds, retry_handlers=[])  # type: ignore[arg-type]
-    edit_client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[],
-                            timeout=min(EDIT_TIMEOUT, settings.slack_timeout_seconds))  # type: ignore[arg-type]
+    client = ObservedWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, recorder=recorder,
+                               timeout=settings.slack_timeout_seconds, retry_handlers=[])
+    edit_client = ObservedWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                    retry_handlers=[], recorder=recorder,
+                                    timeout=min(EDIT_TIMEOUT, settings.slack_timeout_seconds))
     identity = identify(client)
     store = open_state(settings)
     budget = shared_budget(store, settings, identity.team_id)
@@ -178,21 +189,23 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                          posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
                          retry_seconds=settings.slack_retry_seconds, shared=budget, **backoff)
     try:
-        model = make_client(region=settings.aws_region,
+        model = ObservedBedrock(make_client(region=settings.aws_region,
                                             read_timeout=settings.bedrock_read_timeout_seconds,
-                                            max_pool_connections=settings.max_concurrent_answers + 8)
+                                            max_pool_connections=settings.max_concurrent_answers + 8), recorder)
     except ModelError:
         raise StartupError("no AWS Region is configured: set AWS_REGION (for example us-east-1) or "
                            "AWS_DEFAULT_REGION") from None
     registry = ThreadRegistry(store)
     policy = Policy(max_continuations=settings.max_continuations, max_attempts=settings.bedrock_max_attempts,
                     stream_retries=settings.bedrock_stream_retries,
-                    max_output_tokens=settings.max_answer_output_tokens, **({"sleep": sleep} if sleep else {}))
+                    max_output_tokens=settings.max_answer_output_tokens, guardrail=guardrail_config(settings),
+                    **({"sleep": sleep} if sleep else {}))
     access = Access(settings, store, user_team=reader.user_team)
     leases = LeaseKeeper(store, owner=f"{os.getpid()}-{uuid.uuid4().hex[:8]}", lease=settings.lease_seconds)
     responder = Responder(settings=settings, store=store, leases=leases, reader=reader, writer=writer, model=model,
                           capabilities=ModelCapabilities(store), registry=registry, access=access,
-                          identity=identity, join_markdown=renderer.join, policy=policy)
+                          identity=identity, join_markdown=renderer.join, policy=policy, recorder=recorder,
+                          cost=lambda usage: estimate(settings.bedrock_model_id, usage, settings.bedrock_prices))
     service = Service(store=store, responder=responder, access=access, leases=leases,
                       workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
     # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,
@@ -214,11 +227,18 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                service=service, responder=responder, identity=identity)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if level != "DEBUG":  # these log request bodies (message text, tokens in URLs) at DEBUG only
-        for name in ("slack_sdk", "slack_bolt", "botocore", "boto3", "urllib3"):
-            logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).getEffectiveLevel()))
+def guardrail_config(settings: Settings) -> dict[str, str] | None:
+    """Bedrock's `guardrailConfig` for every ConverseStream call, or None without BEDROCK_GUARDRAIL_ID."""
+    if not settings.bedrock_guardrail_id:
+        return None
+    return {"guardrailIdentifier": settings.bedrock_guardrail_id,
+            "guardrailVersion": settings.bedrock_guardrail_version,
+            "streamProcessingMode": settings.bedrock_guardrail_stream_mode}
+
+
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Text or JSON lines on stderr; the libraries' own chatter held back below DEBUG (bot/ops/logs.py)."""
+    setup_logging(level, fmt)
 
 
 def main(env: dict[str, str] | None = None) -> int:
@@ -226,18 +246,32 @@ def main(env: dict[str, str] | None = None) -> int:
     from dotenv import find_dotenv, load_dotenv
 
     load_dotenv(find_dotenv(usecwd=True), override=False)  # .env of the working directory; environment wins
+    environ = env if env is not None else os.environ
     try:
-        settings = Settings.from_env(env if env is not None else os.environ)
+        settings = Settings.from_env(environ)
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    for problem in placeholders(environ):
+        print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics() if settings.metrics_port is not None else None
+    health = Health()
+    server: OpsServer | None = None
     try:
-        bot = create_bot(settings)
+        if metrics is not None and settings.metrics_port is not None:
+            server = OpsServer(settings.metrics_host, settings.metrics_port, health, metrics.render).start()
+        bot = create_bot(settings, recorder=metrics)
+        if metrics is not None:
+            metrics.watch(bot.service.pool.counts, lambda: len(bot.store.jobs()))
         bot.connect()
     except StartupError as error:
         print(f"startup error: {error}", file=sys.stderr)
+        if server is not None:
+            server.close()
         return 2
+    health.attach(*bot_probes(bot))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -252,6 +286,9 @@ def main(env: dict[str, str] | None = None) -> int:
     # SIGTERM to any of the bot's threads, which would leave a plain wait() asleep for good.
     while not stop.wait(0.5):
         pass
+    health.stopping()
     bot.close()
+    if server is not None:
+        server.close()
     logger.info("stopped")
     return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.ops.prices import parse_prices
 from bot.state import FORMS as STATE_URL_FORMS
 from bot.state import parse_state_url
 
@@ -106,6 +107,24 @@ def _log_level(name: str, raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(name, "one of DEBUG, INFO, WARNING, ERROR")
     return level
+
+
+def _choice(*options: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ConfigError(name, "one of " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def _prices(name: str, raw: str) -> dict[str, dict[str, float]]:
+    try:
+        return parse_prices(raw)
+    except ValueError as error:
+        raise ConfigError(name, f"JSON like {{\"model-id\": {{\"input\": 3, \"output\": 15, \"cache_write\": 3.75, "
+                                f"\"cache_read\": 0.3}}}} in USD per million tokens ({error})") from None
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -217,6 +236,24 @@ VARIABLES: tuple[Variable, ...] = (
              "Questions one person may ask per minute (0 = no limit).", _int(0, 10000)),
     Variable("MAX_ANSWER_OUTPUT_TOKENS", "max_answer_output_tokens", "32000",
              "Cap on output tokens of one answer across all its continuations.", _int(1, 10000000)),
+    Variable("LOG_FORMAT", "log_format", "text",
+             "`text` (one readable line per record) or `json` (one JSON object per line, the per-answer line's "
+             "fields as fields: for CloudWatch, Loki, Datadog).", _choice("text", "json")),
+    Variable("METRICS_PORT", "metrics_port", "",
+             "Port of the health and metrics server (`/healthz`, `/readyz`, `/metrics`); unset = no server.",
+             _optional(_int(1, 65535))),
+    Variable("METRICS_HOST", "metrics_host", "127.0.0.1",
+             "Address that server listens on (`0.0.0.0` in a container whose platform probes it).", _text),
+    Variable("BEDROCK_PRICES", "bedrock_prices", "",
+             "JSON price table in USD per million tokens by model id, overriding or extending the built-in one "
+             "used for the estimated cost (`cost_usd`).", _optional(_prices)),
+    Variable("BEDROCK_GUARDRAIL_ID", "bedrock_guardrail_id", "",
+             "A Bedrock guardrail's id or ARN, applied to every model call (unset = none).", _text),
+    Variable("BEDROCK_GUARDRAIL_VERSION", "bedrock_guardrail_version", "",
+             "That guardrail's version: a number or `DRAFT` (required with `BEDROCK_GUARDRAIL_ID`).", _text),
+    Variable("BEDROCK_GUARDRAIL_STREAM_MODE", "bedrock_guardrail_stream_mode", "sync",
+             "`sync` (text is checked before it is shown) or `async` (shown at once, checked alongside: faster, "
+             "but a reply may show text the guardrail then stops).", _choice("sync", "async")),
 )
 
 
@@ -260,15 +297,26 @@ class Settings:
     allow_external_users: bool = False
     user_rate_limit_per_minute: int = 0
     max_answer_output_tokens: int = 32000
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    bedrock_prices: dict[str, dict[str, float]] | None = None
+    bedrock_guardrail_id: str = ""
+    bedrock_guardrail_version: str = ""
+    bedrock_guardrail_stream_mode: str = "sync"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Parse every variable; raise `ConfigError` naming the first missing or malformed one."""
+    def from_env(cls, env: Mapping[str, str], *, optional: frozenset[str] = frozenset()) -> Settings:
+        """Parse every variable; raise `ConfigError` naming the first missing or malformed one. Variables named
+        in `optional` may be missing even if required (`python -m bot ask` needs no Slack tokens)."""
         values: dict[str, Any] = {}
         for var in VARIABLES:
             raw = env.get(var.name)
             raw = raw.strip() if raw is not None else None
             if not raw:
+                if var.required and var.name in optional:
+                    values[var.attr] = ""
+                    continue
                 if var.required:
                     try:
                         var.parse(var.name, "")
@@ -276,4 +324,10 @@ class Settings:
                         raise ConfigError(var.name, error.expected, missing=True) from None
                 raw = var.default or ""
             values[var.attr] = var.parse(var.name, raw)
+        if values["bedrock_guardrail_id"] and not values["bedrock_guardrail_version"]:
+            raise ConfigError("BEDROCK_GUARDRAIL_VERSION", "a guardrail version (a number or DRAFT) when "
+                              "BEDROCK_GUARDRAIL_ID is set", missing=True)
+        if values["bedrock_guardrail_version"] and not values["bedrock_guardrail_id"]:
+            raise ConfigError("BEDROCK_GUARDRAIL_ID", "the guardrail's id or ARN when BEDROCK_GUARDRAIL_VERSION is "
+                              "set", missing=True)
         return cls(**values)

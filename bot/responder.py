@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
 from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
+from bot.ops.recorder import NullRecorder, Recorder
 from bot.render.layout import LIMIT, PLACEHOLDER
 from bot.slack.marks import read_marks
 from bot.slack.reader import SlackReader
@@ -105,6 +106,8 @@ class Responder:
         identity: Identity,
         join_markdown: Callable[[list[str]], str],
         policy: Policy,
+        recorder: Recorder | None = None,
+        cost: Callable[[Mapping[str, int]], float | None] = lambda usage: None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -119,6 +122,8 @@ class Responder:
         self._join = join_markdown
         self._clock = time.monotonic
         self._policy = policy
+        self._recorder: Recorder = recorder or NullRecorder()
+        self._cost = cost  # estimated USD of a usage (bot.ops.prices), None for a model without a known price
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
         self._running: dict[str, Generation] = {}
@@ -467,8 +472,12 @@ class Responder:
             "t_final": since(stats.final_visible), "slack_edits": stats.edits, "slack_posts": stats.posts,
             "slack_429": stats.rate_limited, "slack_failures": stats.failures, "slack_adopted": stats.adopted,
             "messages": len(handle.delivered),
+            "guardrail_intervened": bool(outcome and outcome.stop_reason == "guardrail_intervened"),
+            "cost_usd": self._cost(outcome.usage) if outcome else None,
         }
-        logger.info("answer %s", json.dumps(line, ensure_ascii=False, sort_keys=False))
+        logger.info("answer %s", json.dumps(line, ensure_ascii=False, sort_keys=False),
+                    extra={"fields": line, "event": "answer"})
+        self._recorder.answer(line)
 
 
 def _stored_request(job: Job) -> StoredRequest:

@@ -4,9 +4,10 @@
     python -m tests.bench --workload 2    # 30 mentions in 10 channels within a second (issue: load)
     python -m tests.bench --workload all
 
-Times are taken in this process from the fakes' own records (time.monotonic): when the event was pushed,
-when Slack received the placeholder / the first edit with text / the final edit, when Bedrock wrote the
-first / last delta. CPU and RSS are the bot process's own (psutil). Not a test: it prints figures.
+In workloads 2 and 3 the bot runs with METRICS_PORT set and its /metrics is scraped at the end (answers,
+429s, tokens, cost). Times are taken in this process from the fakes' own records (time.monotonic): when the
+event was pushed, when Slack received the placeholder / the first edit with text / the final edit, when Bedrock
+wrote the first / last delta. CPU and RSS are the bot process's own (psutil). Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -296,7 +297,8 @@ def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, d
         return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
 
     bedrock.set_fallback(script)
-    proc = start_bot(slack, bedrock, {}, module=module)
+    port = free_port() if module == "bot" else None  # the baseline has no metrics
+    proc = start_bot(slack, bedrock, {"METRICS_PORT": str(port)} if port else {}, module=module)
     ps = psutil.Process(proc.pid)
     rss = PeakRss(ps)
     try:
@@ -331,12 +333,36 @@ def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, d
                 to_mrkdwn(a.expected).strip()
         collect_generic(slack, answers)
         cpu = sum(ps.cpu_times()[:2]) - cpu0
+        metrics = scrape(port) if port else ""
         return {"answers": answers, "cpu": cpu, "rss": rss.stop(), "429": len(slack.rate_limited_calls),
+                "metrics": metrics,
                 "violations": len(slack.violations),
                 "updates": len(slack.calls_for("chat.update"))}
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+METRIC_LINES = ("slackbot_answers_total", "slackbot_slack_rate_limited_total", "slackbot_bedrock_tokens_total",
+                "slackbot_estimated_cost_usd_total", "slackbot_bedrock_calls_total")
+
+
+def scrape(port: int) -> str:
+    """The bot's /metrics (METRICS_PORT), the lines of answers, 429s, tokens, cost and Bedrock calls."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return "\n".join(line for line in text.splitlines() if line.startswith(METRIC_LINES)
+                     or (line.startswith("slackbot_slack_calls_total") and "ratelimited" in line))
 
 
 def print_load(title: str, results: dict[str, dict[str, Any]], n: int) -> None:
@@ -377,6 +403,9 @@ def print_load(title: str, results: dict[str, dict[str, Any]], n: int) -> None:
     print(f"{'peak RSS (MB)':34} {results['bot']['rss']:>26.0f}   {results['baseline']['rss']:>26.0f}")
     floor = max(0.0, (n - 20) / 50 * 60)
     print(f"{'floor for finals, (N - b) / B':34} {floor:>25.1f}s")
+    if results["bot"].get("metrics"):
+        print("\n/metrics of the bot at the end (METRICS_PORT):")
+        print(results["bot"]["metrics"])
 
 
 def workload_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int,

@@ -157,3 +157,36 @@ def open_stream(client: ConverseStreamClient, request: Mapping[str, Any]) -> Ope
         return OpenStream(client.converse_stream(**request))
     except Exception as exc:
         raise _model_error(exc, mid_stream=False) from exc
+
+
+# -- for `python -m bot check` (bot/ops/check.py): what boto3's chain finds, and one non-streaming call --------
+
+CREDENTIAL_SOURCES = {
+    "env": "environment variables", "shared-credentials-file": "the shared credentials file",
+    "config-file": "the AWS config file", "assume-role": "an assumed role (profile)",
+    "assume-role-with-web-identity": "a web identity (e.g. an EKS service account)", "sso": "AWS IAM Identity Center",
+    "container-role": "the container's task role", "iam-role": "the instance's role", "custom-process": "a "
+    "credential process", "explicit": "explicit keys",
+}
+
+
+def aws_facts(region: str) -> tuple[str | None, str | None]:
+    """(where boto3's chain found credentials, the Region it uses); None for what it did not find. Calls no AWS
+    API (the instance-metadata lookup of the chain aside). Never returns a key."""
+    import boto3
+
+    session = boto3.Session(region_name=region or None)
+    credentials = session.get_credentials()
+    source = None
+    if credentials is not None:
+        method = str(getattr(credentials, "method", "") or "unknown")
+        source = CREDENTIAL_SOURCES.get(method, method)
+    return source, session.region_name
+
+
+def converse(client: Any, request: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One `Converse` call (not streamed); ModelError if Bedrock refuses it."""
+    try:
+        return client.converse(**request)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise _model_error(exc, mid_stream=False) from exc

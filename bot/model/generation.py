@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,7 @@ class Policy:
     stream_retries: int = 3  # resumptions after a stream broke mid-way
     max_output_tokens: int | None = None  # across all calls of the answer
     sleep: Callable[[float], object] | None = None  # None: wait, but wake up at once when aborted
+    guardrail: Mapping[str, str] | None = None  # Bedrock's guardrailConfig, added to every call when set
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff before retry number `attempt` (1-based)."""
@@ -220,6 +221,8 @@ class Generation:
             cache = self._request.cache and self._caps.caching(model_id)
             messages = continuation_messages(self._messages, self.text, form) if form else list(self._messages)
             body = build_request(self._request, self._messages, messages, cache=cache)
+            if self._policy.guardrail:
+                body["guardrailConfig"] = dict(self._policy.guardrail)
             cap = self._policy.max_output_tokens
             if cap is not None and "maxTokens" in body["inferenceConfig"]:  # never past the per-answer cap
                 left = max(1, cap - self.outcome.usage.get("outputTokens", 0))

@@ -35,6 +35,8 @@ from slack_sdk.socket_mode.websocket_client import SocketModeClient
 from bot.errors import StartupError
 
 logger = logging.getLogger(__name__)
+_CLOSED = logging.getLogger(f"{__name__}.closed")
+_CLOSED.disabled = True
 
 # `_Client._run_current_session` replaces a private method of slack_sdk's client and reads its internals
 # (`current_session`, the proxy settings). Neither slack_sdk (up to 3.48.0) nor websocket-client offers a
@@ -115,4 +117,8 @@ class SocketConnection:
         self.client.connect()
 
     def close(self) -> None:
+        # Closing from another thread, websocket-client may report the socket its read loop lost as an error
+        # ("'NoneType' object has no attribute 'sock'"), which slack_sdk logs at ERROR on every shutdown: a client
+        # being closed has nothing left to report.
+        self.client.logger = _CLOSED
         self.client.close()

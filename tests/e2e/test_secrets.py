@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -17,9 +18,11 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 pytestmark = pytest.mark.usefixtures("fresh")
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_logs_hold_no_tokens_secrets_or_message_text(slack: FakeSlack, bedrock: FakeBedrock,
-                                                     tmp_path: Path) -> None:
-    """A full conversation with faults at LOG_LEVEL=INFO; everything the process printed is searched."""
+                                                     tmp_path: Path, log_format: str) -> None:
+    """A full conversation with faults at LOG_LEVEL=INFO; everything the process printed is searched. In JSON,
+    every line is one JSON object and the per-answer records carry their fields as keys."""
     secret_question = "my-private-question-text-4242"
     secret_answer = "the-models-private-answer-1717"
     bedrock.enqueue(Stream([secret_answer, " part one"], fail_after=1, exception="throttlingException"))
@@ -27,7 +30,7 @@ def test_logs_hold_no_tokens_secrets_or_message_text(slack: FakeSlack, bedrock: 
     bedrock.enqueue(Stream([f"{secret_answer} again"]))
     slack.fail_next("chat.update", 1, status=500)
     env = process_env(**{**bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
-                         "LOG_LEVEL": "INFO"})
+                         "LOG_LEVEL": "INFO", "LOG_FORMAT": log_format})
     proc = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -43,6 +46,13 @@ def test_logs_hold_no_tokens_secrets_or_message_text(slack: FakeSlack, bedrock: 
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
-    assert "answer {" in output  # the structured line per answer is there
+    if log_format == "text":
+        assert "answer {" in output  # the structured line per answer is there
+    else:
+        records = [json.loads(line) for line in output.splitlines()]  # every line is one JSON object
+        answers = [r for r in records if r["message"] == "answer"]
+        assert len(answers) == 3
+        assert {r["outcome"] for r in answers} == {"complete", "refused"}
+        assert all(r["trigger"] in ("mention", "follow_up") and "cost_usd" in r for r in answers)
     for secret in (BOT_TOKEN, APP_TOKEN, AWS_ENV["AWS_SECRET_ACCESS_KEY"], secret_question, secret_answer):
         assert secret not in output, secret

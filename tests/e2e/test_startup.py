@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import AWS_ENV, bot_env, process_env
+from tests.conftest import AWS_ENV, bot_env, output, process_env
 from tests.fakes.slack import FakeSlack
 
 
@@ -75,3 +77,34 @@ def test_an_untested_slack_sdk_is_refused_in_one_line(slack: FakeSlack, tmp_path
     assert result.stderr.strip() == ("startup error: slack_sdk 3.99.0 is installed, but this bot's Socket Mode client "
                                      "was tested with 3.47.0 only: install the pinned versions "
                                      "(pip install -r requirements.txt)")
+
+
+def test_an_unreachable_slack_names_the_url_and_the_cause_in_one_line(tmp_path: Path) -> None:
+    env = {**AWS_ENV, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "STATE_URL": "memory://",
+           "SLACK_API_URL": "https://slack.invalid/api/"}
+    result = run_bot(env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("startup error: cannot reach Slack at https://slack.invalid/api/: name not resolved "
+                             "(SLACK_API_URL)\n")  # and nothing of slack_sdk's own
+
+
+def test_env_example_placeholders_stop_startup_in_one_line(slack: FakeSlack, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text((Path(__file__).resolve().parents[2] / ".env.example").read_text())
+    env = {**AWS_ENV, "SLACK_API_URL": slack.api_url, "STATE_URL": "memory://"}
+    result = run_bot(env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("config error: SLACK_BOT_TOKEN still holds the placeholder of .env.example (xoxb-...): "
+                             "replace it with the real value (README, Setting up Slack)\n")
+
+
+def test_the_libraries_chatter_stays_off_the_console_at_info(spawn: Any, slack: FakeSlack) -> None:
+    proc = spawn({**bot_env(slack), **AWS_ENV, "LOG_LEVEL": "INFO"})
+    slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
+    slack.send_disconnect()  # a refresh: slack_sdk and bolt narrate the reconnect at INFO
+    slack.wait_for(lambda s: s.connections_opened >= 2, timeout=20)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    printed = output(proc)
+    assert "connected as UBOT" in printed
+    assert "As you gave `client` as well" not in printed
+    assert " slack_bolt" not in printed and " slack_sdk" not in printed, printed

@@ -35,6 +35,7 @@ __all__ = [
     "MSG_CACHE_LIMIT",
     "MSG_CACHE_UNSUPPORTED",
     "MSG_EMPTY_CONTENT",
+    "MSG_GUARDRAIL_NOT_FOUND",
     "MSG_INVALID_MODEL",
     "MSG_MAX_TOKENS",
     "MSG_MUST_ALTERNATE",
@@ -80,6 +81,8 @@ MSG_CACHE_UNSUPPORTED = (
 )
 MSG_CACHE_LIMIT = "A maximum of 4 blocks with cache_control may be provided. Found {n}."
 MSG_INVALID_MODEL = "The provided model identifier is invalid."
+MSG_GUARDRAIL_NOT_FOUND = "The guardrail identifier or version provided in the request does not exist."
+MSG_GUARDRAIL_CONFIG = "1 validation error detected: guardrailConfig needs guardrailIdentifier and guardrailVersion"
 MSG_MAX_TOKENS = (
     "1 validation error detected: Value '{value}' at 'inferenceConfig.maxTokens' failed to satisfy "
     "constraint: Member must have value greater than or equal to 1"
@@ -169,6 +172,7 @@ class Request:
     body: dict[str, Any]
     headers: dict[str, str]
     time: float
+    operation: str = "ConverseStream"  # or "Converse"
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -422,16 +426,17 @@ class _Handler(BaseHTTPRequestHandler):
     # -- HTTP verbs --
 
     def do_GET(self) -> None:
-        """Only ConverseStream is implemented."""
-        self._send_error(404, "UnknownOperationException", "fake: only ConverseStream is implemented")
+        """Only ConverseStream and Converse are implemented."""
+        self._send_error(404, "UnknownOperationException", "fake: only ConverseStream and Converse are implemented")
 
     def do_POST(self) -> None:
-        """Handle one ConverseStream call."""
+        """Handle one ConverseStream (``/model/{id}/converse-stream``) or Converse (``/model/{id}/converse``) call."""
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         parts = self.path.split("?", 1)[0].split("/")
-        if len(parts) != 4 or parts[1] != "model" or parts[3] != "converse-stream" or not parts[2]:
-            self._send_error(404, "UnknownOperationException", "fake: only ConverseStream is implemented")
+        operations = {"converse-stream": "ConverseStream", "converse": "Converse"}
+        if len(parts) != 4 or parts[1] != "model" or parts[3] not in operations or not parts[2]:
+            self._send_error(404, "UnknownOperationException", "fake: only ConverseStream and Converse are implemented")
             return
         try:
             body = json.loads(raw.decode("utf-8")) if raw else {}
@@ -446,6 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             headers={k.lower(): v for k, v in self.headers.items()},
             time=time.monotonic(),
+            operation=operations[parts[3]],
         )
         fake = self.server.fake
         cancel = fake._register_call(request)
@@ -463,7 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
         if spec is None:
             self._send_error(400, "ValidationException", MSG_INVALID_MODEL)
             return
-        problem = _validate(request, spec)
+        problem = _validate(request, spec) or fake._guardrail_problem(request)
         if problem is not None:
             self._send_error(400, "ValidationException", problem)
             return
@@ -473,9 +479,53 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(reply, Error):
             self._send_error(reply.status, reply.code, reply.message)
             return
+        if request.operation == "Converse":
+            self._converse(fake, request, spec, reply)
+            return
         if reply.gate is not None and reply.gate_after is None:
             _pass_gate(reply.gate, cancel)
         _StreamWriter(self, fake, request, spec, reply, cancel).run()
+
+
+    def _converse(self, fake: FakeBedrock, request: Request, spec: ModelSpec, stream: Stream) -> None:
+        """Answer a Converse call with the whole reply as one JSON document (what the stream would have said).
+        A scripted in-stream exception becomes the operation error Bedrock gives before any output."""
+        plan = _StreamWriter(self, fake, request, spec, stream, threading.Event())
+        if stream.fail_after is not None:
+            status, code = _CONVERSE_ERRORS[stream.exception]
+            self._send_error(status, code, stream.exception_message)
+            return
+        usage = dict(plan.base_usage)
+        usage["outputTokens"] = len(plan.deltas) + len(plan.reasoning)
+        if stream.usage:
+            usage.update(stream.usage)
+        usage["totalTokens"] = sum(usage.get(k, 0) for k in ("inputTokens", "outputTokens", "cacheReadInputTokens",
+                                                             "cacheWriteInputTokens"))
+        fake._add_usage(usage, plan.cancel)
+        content: list[dict[str, Any]] = []
+        if plan.reasoning:
+            content.append({"reasoningContent": {"reasoningText": {"text": "".join(plan.reasoning)}}})
+        if plan.deltas:
+            content.append({"text": "".join(plan.deltas)})
+        body = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": plan.stop_reason,
+                "usage": usage, "metrics": {"latencyMs": int((time.monotonic() - request.time) * 1000)}}
+        payload = json.dumps(body).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+#: In-stream exception → (status, code) of the operation error Converse gives instead.
+_CONVERSE_ERRORS = {
+    "throttlingException": (429, "ThrottlingException"),
+    "modelStreamErrorException": (424, "ModelErrorException"),
+    "internalServerException": (500, "InternalServerException"),
+    "serviceUnavailableException": (503, "ServiceUnavailableException"),
+    "validationException": (400, "ValidationException"),
+}
 
 
 def _pass_gate(gate: threading.Event, cancel: threading.Event) -> None:
@@ -767,6 +817,7 @@ class FakeBedrock:
         self._fallback: Callable[[Request], ScriptedReply] | None = None
         self._calls: list[Request] = []
         self._caches: dict[str, set[str]] = {}  # model id -> hashes of cached prompt prefixes
+        self._guardrails: set[tuple[str, str]] | None = None  # None: any guardrail exists
         self._usage = self._zero_usage()
         self._cancel = threading.Event()
         self._conns: set[socket.socket] = set()
@@ -834,6 +885,7 @@ class FakeBedrock:
             self._caches.clear()
             self._deltas.clear()
             self._hangups.clear()
+            self._guardrails = None
             self._usage = self._zero_usage()
 
     # -- configuration --
@@ -850,6 +902,30 @@ class FakeBedrock:
         spec = ModelSpec(accepts_prefill=accepts_prefill, supports_cache=supports_cache, reasoning=reasoning)
         with self._lock:
             self._models[model_id] = spec
+
+    def unset_default_model(self) -> None:
+        """Accept only registered model ids again (any other is an invalid model identifier)."""
+        with self._lock:
+            self._default_model = None
+
+    def add_guardrail(self, identifier: str, version: str = "DRAFT") -> None:
+        """Make a guardrail exist. Once any is added, a call naming another (id, version) is refused the way
+        Bedrock refuses an unknown guardrail; before that, every guardrail is taken to exist."""
+        with self._lock:
+            self._guardrails = (self._guardrails or set()) | {(identifier, version)}
+
+    def _guardrail_problem(self, request: Request) -> str | None:
+        """Bedrock's ValidationException message for the request's guardrailConfig, or None."""
+        config = request.body.get("guardrailConfig")
+        if config is None:
+            return None
+        if not isinstance(config, dict) or not config.get("guardrailIdentifier") or not config.get("guardrailVersion"):
+            return MSG_GUARDRAIL_CONFIG
+        with self._lock:
+            known = self._guardrails
+        if known is not None and (config["guardrailIdentifier"], config["guardrailVersion"]) not in known:
+            return MSG_GUARDRAIL_NOT_FOUND
+        return None
 
     def set_default_model(
         self, *, accepts_prefill: bool = True, supports_cache: bool = True, reasoning: bool = False

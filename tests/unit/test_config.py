@@ -68,3 +68,38 @@ def test_env_example_holds_no_real_values() -> None:
     for line in (ROOT / ".env.example").read_text().splitlines():
         if line.startswith(("SLACK_BOT_TOKEN=", "SLACK_APP_TOKEN=")):
             assert line.split("=", 1)[1] in ("", "xoxb-...", "xapp-...")
+
+
+@pytest.mark.parametrize(("env", "name", "fragment"), [
+    ({**GOOD, "LOG_FORMAT": "xml"}, "LOG_FORMAT", "one of text, json"),
+    ({**GOOD, "METRICS_PORT": "0"}, "METRICS_PORT", "between 1 and 65535"),
+    ({**GOOD, "METRICS_PORT": "http"}, "METRICS_PORT", "whole number"),
+    ({**GOOD, "BEDROCK_GUARDRAIL_ID": "gr-1"}, "BEDROCK_GUARDRAIL_VERSION", "is missing"),
+    ({**GOOD, "BEDROCK_GUARDRAIL_VERSION": "1"}, "BEDROCK_GUARDRAIL_ID", "is missing"),
+    ({**GOOD, "BEDROCK_GUARDRAIL_ID": "gr-1", "BEDROCK_GUARDRAIL_VERSION": "1",
+      "BEDROCK_GUARDRAIL_STREAM_MODE": "later"}, "BEDROCK_GUARDRAIL_STREAM_MODE", "one of sync, async"),
+])
+def test_operating_settings_are_validated(env: dict[str, str], name: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert caught.value.name == name
+    assert fragment in str(caught.value)
+
+
+def test_operating_settings_default_to_off() -> None:
+    s = Settings.from_env(GOOD)
+    assert (s.log_format, s.metrics_port, s.metrics_host, s.bedrock_prices) == ("text", None, "127.0.0.1", None)
+    assert (s.bedrock_guardrail_id, s.bedrock_guardrail_stream_mode) == ("", "sync")
+
+
+def test_slack_tokens_may_be_optional_for_the_terminal_mode() -> None:
+    s = Settings.from_env({}, optional=frozenset({"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}))
+    assert s.slack_bot_token == "" and s.slack_app_token == ""
+    with pytest.raises(ConfigError):
+        Settings.from_env({"SLACK_APP_TOKEN": "xoxb-wrong"}, optional=frozenset({"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}))
+
+
+def test_the_dataclass_defaults_equal_the_variables_defaults() -> None:
+    """Defaults are written twice (VARIABLES for the environment, the dataclass for tests that build Settings
+    directly): they must agree."""
+    assert Settings.from_env(GOOD) == Settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1")

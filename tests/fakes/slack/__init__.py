@@ -141,6 +141,13 @@ class FakeSlack:
         "three times), as Slack does — one delay, or one per retry; None (the default, reset by reset()) sends "
         "it again only when its connection ends."
     )
+    bot_scopes: _Setting[tuple[str, ...]] = _Setting(
+        "_web_api", "Scopes the bot token was granted (Slack's ``x-oauth-scopes`` header). Reset by reset()."
+    )
+    app_scopes: _Setting[tuple[str, ...]] = _Setting(
+        "_web_api", "Scopes of the app-level token; without connections:write, apps.connections.open answers "
+        "missing_scope. Reset by reset()."
+    )
     single_use_tickets: _Setting[bool] = _Setting(
         "_socket_mode", "Refuse a second connection with the same apps.connections.open ticket."
     )

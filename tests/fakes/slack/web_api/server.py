@@ -39,6 +39,14 @@ from .request import Method, bearer, err, parse_request_params
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level token (``xapp-``); every other method takes the bot token."""
 
+BOT_SCOPES = (
+    "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
+    "channels:read", "groups:read", "im:read", "mpim:read", "users:read", "files:read",
+)
+"""The scopes the fake's bot token is granted by default (the app's manifest, installed as it is)."""
+APP_SCOPES = ("connections:write",)
+"""The scopes of the fake's app-level token by default."""
+
 log = logging.getLogger(__name__)
 
 
@@ -149,6 +157,8 @@ class WebApi:
     def clear_locked(self) -> None:
         """Forget every call, and restore the methods' settings."""
         self.calls: list[Call] = []
+        self.bot_scopes: tuple[str, ...] = BOT_SCOPES
+        self.app_scopes: tuple[str, ...] = APP_SCOPES
         self.rate_limited: list[Call] = []
         self.violations: list[Call] = []
         self.conversations.clear_locked()
@@ -273,7 +283,13 @@ class WebApi:
             return 200, err("invalid_auth"), {}
         if token != (APP_TOKEN if method in APP_TOKEN_METHODS else BOT_TOKEN):
             return 200, err("not_allowed_token_type"), {}
+        # Slack names the token's scopes on every response to an authenticated call
+        granted = self.app_scopes if token == APP_TOKEN else self.bot_scopes
+        scopes = {"x-oauth-scopes": ",".join(granted)}
+        needed = "connections:write" if method in APP_TOKEN_METHODS else None
+        if needed and needed not in granted:
+            return 200, {**err("missing_scope"), "needed": needed, "provided": ",".join(granted)}, scopes
         retry_after = self._limits.check_locked(method, params, now)
         if retry_after is not None:
-            return 429, err("ratelimited"), {"Retry-After": str(retry_after)}
-        return 200, handler(params), {}
+            return 429, err("ratelimited"), {"Retry-After": str(retry_after), **scopes}
+        return 200, handler(params), scopes
