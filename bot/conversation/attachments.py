@@ -114,7 +114,7 @@ class Attached:
             return None
         groups: dict[str, list[str]] = {}
         for name, reason in self.left_out:
-            groups.setdefault(reason, []).append(f"`{_shown(name)}`")
+            groups.setdefault(reason, []).append(f"`{_shown(name)}`" if name else "a file")
         parts = []
         for reason, names in groups.items():
             more = f" and {len(names) - NOTE_NAMES} more" if len(names) > NOTE_NAMES else ""
@@ -127,7 +127,8 @@ def _shown(name: str) -> str:
 
 
 def name_of(file: FileObject) -> str:
-    return str(file.get("name") or file.get("title") or "a file")
+    """The file's name ("" when Slack did not say, as for a Slack Connect stub)."""
+    return str(file.get("name") or file.get("title") or "")
 
 
 def mb(size: int) -> str:

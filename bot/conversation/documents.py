@@ -83,10 +83,11 @@ def language(file: Mapping[str, Any]) -> str:
     name = str(file.get("name") or "").lower()
     extension = name.rsplit(".", 1)[-1] if "." in name else name
     filetype = str(file.get("filetype") or "").lower()
-    for key in (extension, filetype):
-        if key in _LANGUAGES:
-            return _LANGUAGES[key]
-    return ""
+    if extension in _LANGUAGES:
+        return _LANGUAGES[extension]
+    if filetype in _LANGUAGES.values() or filetype == "shell":  # a snippet's type names its language
+        return "bash" if filetype == "shell" else filetype
+    return _LANGUAGES.get(filetype, "")
 
 
 def fence(text: str, lang: str = "") -> str:

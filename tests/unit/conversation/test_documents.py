@@ -77,7 +77,9 @@ def test_fence_cannot_be_closed_from_inside() -> None:
 
 def test_language_from_extension_or_snippet_type() -> None:
     assert language({"name": "app.py"}) == "python"
-    assert language({"name": "Snippet", "filetype": "javascript"}) == ""
+    assert language({"name": "Untitled", "filetype": "javascript"}) == "javascript"
+    assert language({"name": "Untitled", "filetype": "shell"}) == "bash"
+    assert language({"name": "Untitled", "filetype": "text"}) == ""
     assert language({"name": "Dockerfile"}) == "dockerfile"
     assert language({"name": "server.log"}) == ""
 
