@@ -32,13 +32,16 @@ def picture(width: int, height: int, fmt: str = "PNG", *, noise: bool = False, s
 
 
 def jpeg_of_size(width: int, height: int, target: int) -> bytes:
-    """A noisy JPEG of `width` × `height` px and about `target` bytes (at least that many)."""
-    data = b""
-    for quality in (60, 75, 85, 92, 95, 97, 100):
+    """A noisy JPEG of `width` × `height` px and exactly `target` bytes, if one of that size in pixels can be that
+    small: the best quality that fits, padded after its end marker (which decoders ignore), as cameras and
+    screenshot tools leave metadata and previews in large files."""
+    best = picture(width, height, "JPEG", noise=True, quality=30)
+    for quality in (50, 70, 85, 92, 95, 98, 100):
         data = picture(width, height, "JPEG", noise=True, quality=quality)
-        if len(data) >= target:
-            return data
-    return data + b"\x00" * (target - len(data))  # JPEG decoders ignore what follows the end marker
+        if len(data) > target:
+            break
+        best = data
+    return best + b"\x00" * max(0, target - len(best))
 
 
 def pdf(pages: int, words: int = 300, *, seed: int = 1) -> bytes:

@@ -473,6 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         problem = _validate(request, spec)
         if problem is not None:
+            fake._reject(request, problem)
             self._send_error(400, "ValidationException", problem)
             return
         reply = fake._next_reply(request)
@@ -749,6 +750,16 @@ class FakeBedrock:
         with self._lock:
             self._deltas.append((time.monotonic(), text))
 
+    def _reject(self, request: Request, message: str) -> None:
+        with self._lock:
+            self._rejections.append((request, message))
+
+    @property
+    def rejections(self) -> list[tuple[Request, str]]:
+        """Every request answered with a ValidationException, with its message."""
+        with self._lock:
+            return list(self._rejections)
+
     def _log_hangup(self) -> None:
         with self._lock:
             self._hangups.append(time.monotonic())
@@ -770,6 +781,7 @@ class FakeBedrock:
         self.pad_events = pad_events
         self._deltas: list[tuple[float, str]] = []
         self._hangups: list[float] = []
+        self._rejections: list[tuple[Request, str]] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._models: dict[str, ModelSpec] = {}
@@ -845,6 +857,7 @@ class FakeBedrock:
             self._caches.clear()
             self._deltas.clear()
             self._hangups.clear()
+            self._rejections.clear()
             self._usage = self._zero_usage()
 
     # -- configuration --

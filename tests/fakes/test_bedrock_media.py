@@ -116,9 +116,10 @@ def test_valid_images_and_documents_are_answered(client: Any) -> None:
                          for i in range(16)), TEXT)],
                  MSG_INPUT_TOO_LONG, id="body-over-20-mb"),
 ])
-def test_invalid_media_gets_bedrocks_validation_error(client: Any, messages: list[dict[str, Any]],
+def test_invalid_media_gets_bedrocks_validation_error(fake: FakeBedrock, client: Any, messages: list[dict[str, Any]],
                                                       expected: str) -> None:
     assert error_of(client, messages) == expected
+    assert [message for _request, message in fake.rejections] == [expected]
 
 
 def test_usage_charges_images_by_pixels_and_documents_by_bytes(fake: FakeBedrock, client: Any) -> None:
