@@ -201,6 +201,15 @@ VARIABLES: tuple[Variable, ...] = (
              "Questions one person may ask per minute (0 = no limit).", _int(0, 10000)),
     Variable("MAX_ANSWER_OUTPUT_TOKENS", "max_answer_output_tokens", "32000",
              "Cap on output tokens of one answer across all its continuations.", _int(1, 10000000)),
+    Variable("IMAGE_MAX_EDGE", "image_max_edge", "1568",
+             "Longest side, in pixels, of an image sent to the model; larger ones are scaled down (Claude gains "
+             "nothing above 1,568 px, and pays for every pixel).", _int(200, 8000)),
+    Variable("FILE_DOWNLOAD_MAX_MB", "file_download_max_mb", "40",
+             "Largest shared file (in MB) the bot downloads; images are scaled down after, documents must still "
+             "be within Bedrock's 4.5 MB.", _int(1, 1000)),
+    Variable("FILE_DOWNLOAD_TIMEOUT_SECONDS", "file_download_timeout_seconds", "30",
+             "Longest time one file's download may take (a stalled or slow one is left out with a note).",
+             _float(1.0, 600.0)),
 )
 
 
@@ -240,6 +249,9 @@ class Settings:
     allow_external_users: bool = False
     user_rate_limit_per_minute: int = 0
     max_answer_output_tokens: int = 32000
+    image_max_edge: int = 1568
+    file_download_max_mb: int = 40
+    file_download_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

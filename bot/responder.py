@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation import history, threads
+from bot.conversation import attachments, history, threads
 from bot.conversation.access import Access
 from bot.conversation.pool import Job
 from bot.conversation.threads import ThreadRegistry
@@ -45,6 +45,7 @@ TRIMMED_NOTE = "Older messages of this thread were left out to fit the model's c
 SHUTDOWN_NOTE = "The bot restarted before it could finish this answer. Please ask again."
 PAUSED_NOTE = "The bot is restarting; this answer continues when it is back."
 TOO_OLD_NOTE = "The bot was down for too long to finish this answer. Please ask again."
+READING_FILES = "_Reading the attached files…_"
 WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECONDS, then gives up itself
 WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
 
@@ -104,6 +105,7 @@ class Responder:
         identity: Identity,
         join_markdown: Callable[[list[str]], str],
         policy: Policy,
+        files: attachments.FileSource | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -118,6 +120,7 @@ class Responder:
         self._join = join_markdown
         self._clock = time.monotonic
         self._policy = policy
+        self._files = files  # None: files are only named
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
         self._running: dict[str, Generation] = {}
@@ -364,13 +367,30 @@ class Responder:
         if not turns or turns[-1].role != "user" or turns[-1].anchor[0] != history.ts_key(r.ts):
             return [], [], []  # the message being answered says nothing (e.g. only "@bot")
         multi = len(history.speakers(turns)) > 1
-        messages = history.to_bedrock(turns, prefix_speakers=multi)
+        attached = self._attach(job, turns, handle)
+        messages = history.to_bedrock(turns, prefix_speakers=multi, files=attached.turns if attached else None)
         messages, dropped = history.trim_to_budget(messages, self._settings.context_budget_tokens)
         log["turns"] = len(messages)
         notes = [TRIMMED_NOTE] if dropped else []
+        if attached is not None:
+            log.update(files_sent=attached.sent, files_left_out=len(attached.left_out),
+                       file_bytes=attached.sent_bytes, file_tokens=attached.tokens)
+            notes.extend(n for n in [attached.note()] if n)
         prompt = "\n\n".join(p for p in (BASE_PROMPT, self._settings.system_prompt,
                                          history.MULTI_USER_PROMPT if multi else "") if p)
         return messages, notes, [{"text": prompt}]
+
+    def _attach(self, job: Job, turns: Sequence[history.Turn], handle: AnswerHandle) -> attachments.Attached | None:
+        """The conversation's files as content blocks (downloaded now), or None when there are none to read."""
+        if self._files is None or not any(t.files or t.forwarded for t in turns):
+            return None
+        r, s = job.request, self._settings
+        if any(t.files for t in turns):
+            handle.set_status(READING_FILES)
+        rules = attachments.Rules(team_id=r.team_id, channel=r.channel, allow_external=s.allow_external_users,
+                                  image_max_edge=s.image_max_edge, download_max_bytes=s.file_download_max_mb * 10**6,
+                                  budget_tokens=s.context_budget_tokens)
+        return attachments.attach(turns, source=self._files, rules=rules)
 
     def _generation(self, job: Job, handle: AnswerHandle, messages: list[dict[str, Any]],
                     system: list[dict[str, Any]], shown: str, lost: threading.Event) -> Generation:
