@@ -49,6 +49,11 @@ def test_too_many_bytes_at_a_small_size_is_reencoded_under_the_limit() -> None:
     assert (result.width, result.height) == (1500, 1500)
 
 
+def test_an_image_still_too_heavy_is_made_smaller_until_it_fits() -> None:
+    result = prepare(picture(1500, 1500, noise=True), "png", max_edge=1568, max_bytes=300_000)
+    assert len(result.data) <= 300_000 and result.width < 1500 and result.width == result.height
+
+
 def test_transparency_keeps_png() -> None:
     result = prepare(picture(2000, 1000, mode="RGBA"), "png", max_edge=1568)
     assert result.format == "png" and opened(result.data).mode == "RGBA"
