@@ -57,6 +57,11 @@ def ask(slack: FakeSlack, bedrock: FakeBedrock, text: str, files: list[dict[str,
     return reply, bedrock.calls[-1]
 
 
+def downloads(slack: FakeSlack, n: int) -> list[Any]:
+    """The fake's download records once `n` exist (each is recorded as its response ends)."""
+    return list(slack.wait_for(lambda s: len(s.downloads) >= n and s.downloads))
+
+
 def upload(slack: FakeSlack, name: str, data: bytes, **kwargs: Any) -> dict[str, Any]:
     return slack.upload_file("U1", name, data, channel=kwargs.pop("channel", "C1"), **kwargs)
 
@@ -72,7 +77,7 @@ def test_a_screenshot_is_seen_scaled_to_the_max_edge(bot: Any, slack: FakeSlack,
     assert pixels(image) == ("png", 1568, 1176) and image["format"] == "png"
     assert question_text(request) == ("what is this error?\n[attached file: Screenshot 2026-01-01.png (image/png), "
                                       "shown above as image 1]")
-    assert [d.token for d in slack.downloads] == ["xoxb-fake-bot-token"]
+    assert [d.token for d in downloads(slack, 1)] == ["xoxb-fake-bot-token"]
 
 
 def test_a_pdf_is_a_document_and_the_follow_up_reads_it_from_the_cache(bot: Any, slack: FakeSlack,
@@ -157,7 +162,7 @@ def test_25_images_in_a_thread_send_the_20_newest(bot: Any, slack: FakeSlack, be
     assert len(images) == 20
     assert reply.endswith("_Not read: `photo00.png`, `photo01.png`, `photo02.png`, `photo03.png`, `photo04.png` "
                           "(only 20 images and documents fit in one request)._")
-    assert len(slack.downloads) == 20  # the oldest five were not even downloaded
+    assert len(downloads(slack, 20)) == 20  # the oldest five were not even downloaded
 
 
 def test_6_pdfs_in_one_message_send_5(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
@@ -180,7 +185,7 @@ def test_a_download_that_returns_the_sign_in_page_says_to_add_files_read(bot: An
     reply, request = ask(slack, bedrock, "<@UBOT> what is this?", [shot])
     assert reply.endswith(f"_Not read: `shot.png` ({LOGIN_NOTE})._")
     assert f"not read: {LOGIN_NOTE}" in question_text(request)
-    assert slack.downloads[0].login_page
+    assert downloads(slack, 1)[0].login_page
 
 
 def test_a_download_that_stalls_gets_a_note(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
@@ -237,7 +242,7 @@ def test_slack_connect_stubs_are_filled_in_and_other_organisations_files_follow_
                           "off))._")  # a stub not filled in: its name is unknown
     assert "[attached file: our-log.txt (text/plain)]\n```\nERROR 42\n```" in question_text(request)
     assert [c.params["file"] for c in slack.calls_for("files.info")] == [ours["id"]]
-    assert [d.file_id for d in slack.downloads] == [ours["id"]]
+    assert [d.file_id for d in downloads(slack, 1)] == [ours["id"]]
 
 
 # ------------------------------------------------------------------------------------------ continuing
@@ -257,4 +262,4 @@ def test_continuations_and_stream_resumes_resend_the_same_blocks(bot: Any, slack
     assert len(calls) == 3 and bedrock.rejections == []
     first = calls[0].messages[0]["content"][:2]
     assert all(call.messages[0]["content"][:2] == first for call in calls)  # the very same image and document
-    assert len(slack.downloads) == 2  # downloaded once for all three calls
+    assert len(downloads(slack, 2)) == 2  # downloaded once for all three calls

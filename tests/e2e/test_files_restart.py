@@ -55,4 +55,5 @@ def test_a_resumed_answer_rebuilds_its_image_and_document_from_slack(spawn: Any,
     assert [next(iter(b)) for b in first][:2] == ["image", "document"]
     assert resumed[:2] == first[:2]  # the same bytes and the same document name, rebuilt from Slack
     assert calls[-1].messages[-1]["role"] == "assistant"  # a continuation of what was shown, not a new answer
-    assert [d.file_id for d in slack.downloads].count(chart["id"]) == 2  # once by each process
+    done = slack.wait_for(lambda s: [d.file_id for d in s.downloads].count(chart["id"]) >= 2 and s.downloads)
+    assert [d.file_id for d in done].count(chart["id"]) == 2  # once by each process
