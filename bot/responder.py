@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.conversation import attachments, history, threads
 from bot.conversation.access import Access
 from bot.conversation.pool import Job
+from bot.conversation.recent_files import RecentFiles
 from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
@@ -121,6 +122,7 @@ class Responder:
         self._clock = time.monotonic
         self._policy = policy
         self._files = files  # None: files are only named
+        self._recent_files = RecentFiles()  # what earlier answers prepared, so follow-ups need not download it
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
         self._running: dict[str, Generation] = {}
@@ -385,12 +387,11 @@ class Responder:
         if self._files is None or not any(t.files or t.forwarded for t in turns):
             return None
         r, s = job.request, self._settings
-        if any(t.files for t in turns):
-            handle.set_status(READING_FILES)
         rules = attachments.Rules(team_id=r.team_id, channel=r.channel, allow_external=s.allow_external_users,
                                   image_max_edge=s.image_max_edge, download_max_bytes=s.file_download_max_mb * 10**6,
                                   budget_tokens=s.context_budget_tokens)
-        return attachments.attach(turns, source=self._files, rules=rules)
+        return attachments.attach(turns, source=self._files, rules=rules, recent=self._recent_files,
+                                  downloading=lambda: handle.set_status(READING_FILES))
 
     def _generation(self, job: Job, handle: AnswerHandle, messages: list[dict[str, Any]],
                     system: list[dict[str, Any]], shown: str, lost: threading.Event) -> Generation:

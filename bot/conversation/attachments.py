@@ -18,6 +18,9 @@ first (a text file too long is cut to fit); files of earlier messages are kept n
 and once one does not, it and all older ones are left out (oldest first, like older messages).
 
 Everything left out is named, with the reason, in the text the model reads and in a note under the answer.
+
+What an answer prepared is kept in memory (`bot.conversation.recent_files`), so a follow-up in the same thread
+neither downloads nor scales its files again, and sends the very same bytes (which the model's cache matches).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from bot.conversation.content import file_label
 from bot.conversation.filetypes import Kind, Sniffed, decode_text, sniff
 from bot.conversation.history import estimate_tokens
 from bot.conversation.images import ImageProblem, Picture, prepare
+from bot.conversation.recent_files import RecentFiles, file_key
 
 MAX_MEDIA = 20
 MAX_DOCUMENTS = 5
@@ -223,22 +227,48 @@ def _items(turns: Sequence[Any]) -> list[tuple[_Item, str]]:
     return found
 
 
-def attach(turns: Sequence[Any], *, source: FileSource, rules: Rules) -> Attached:
-    """The plan for `turns` (bot.conversation.history.Turn, oldest first, the last one being answered)."""
+def attach(turns: Sequence[Any], *, source: FileSource, rules: Rules, recent: RecentFiles | None = None,
+           downloading: Callable[[], object] = lambda: None) -> Attached:
+    """The plan for `turns` (bot.conversation.history.Turn, oldest first, the last one being answered).
+    `recent`: what earlier answers prepared, used instead of downloading again, and added to; `downloading` is
+    called before anything is downloaded (the reply can say so)."""
     found = _items(turns)
     counts = {"files": 0, "media": 0, "documents": 0}
     for item, team in found:
         item.reason = item.reason or _screen(item, rules, team, counts)
     items = [item for item, _team in found]
-    wanted = [item for item in items if item.reason is None]
+    wanted = []
+    for item in items:
+        kept = recent.get(key) if item.reason is None and recent and (key := file_key(item.file)) else None
+        if kept is not None:
+            item.result = Fetched(*kept)
+        elif item.reason is None:
+            wanted.append(item)
     if wanted:
+        downloading()
         results = source.fetch_all([item.file for item in wanted], download_cap(rules))
         for item, result in zip(wanted, results, strict=True):
             item.result = result
     all_text = sum(estimate_tokens(turn.text) for turn in turns)
     current_text = estimate_tokens(turns[-1].text) if turns else 0
     _convert(items, rules, _Budget(rules.budget_tokens, all_text, current_text))
+    if recent is not None:
+        _remember(items, recent)
     return _plan(turns, items)
+
+
+def _remember(items: list[_Item], recent: RecentFiles) -> None:
+    """Keep what was prepared for each file sent: the scaled image, the document, the text as downloaded."""
+    for item in items:
+        key = file_key(item.file)
+        if item.reason is not None or key is None or not isinstance(item.result, Fetched):
+            continue
+        if item.document is not None:
+            recent.put(key, item.result.file, item.document[1])
+        elif item.blocks:
+            recent.put(key, item.result.file, item.blocks[0]["image"]["source"]["bytes"])
+        else:
+            recent.put(key, item.result.file, item.result.data)
 
 
 @dataclass

@@ -95,6 +95,7 @@ def test_a_pdf_is_a_document_and_the_follow_up_reads_it_from_the_cache(bot: Any,
     assert blocks(follow, "document") == [document]  # the same block, resent
     read = bedrock.usage_totals["cacheReadInputTokens"] - before["cacheReadInputTokens"]
     assert read >= pdf_tokens  # ... and read from the cache
+    assert len(downloads(slack, 1)) == 1  # the follow-up used what the first answer had downloaded
 
 
 def first_ts(slack: FakeSlack) -> str:

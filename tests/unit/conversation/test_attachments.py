@@ -19,6 +19,7 @@ from bot.conversation.attachments import (
     attach,
 )
 from bot.conversation.history import thread_turns, to_bedrock
+from bot.conversation.recent_files import RecentFiles
 from tests.files_support import EXE, padded_pdf, pdf, picture
 
 RULES = Rules(team_id="T1", channel="C1")
@@ -203,3 +204,19 @@ def test_the_request_keeps_its_files_under_14_mb() -> None:
     attached, messages, _ = plan([message("1.0", "?", *files)], {f"F{i}": padded_pdf(4_400_000) for i in range(4)})
     assert kinds(messages[0]["content"]).count("document") == 3
     assert attached.left_out == [("scan3.pdf", "no room left in the request (Bedrock takes about 20 MB in all)")]
+
+
+def test_a_follow_up_uses_what_the_first_answer_prepared() -> None:
+    thread = [message("1.0", "look", file("F1", "big.png", "image/png", size=1, timestamp=1),
+                      file("F2", "notes.pdf", "application/pdf", size=2, timestamp=1),
+                      file("F3", "run.log", "text/plain", size=3, timestamp=1))]
+    blobs = {"F1": picture(3000, 2000), "F2": pdf(2), "F3": b"ok\n"}
+    recent = RecentFiles()
+    turns = thread_turns(thread, bot_user_id="UBOT", bot_id="BBOT", upto_ts="1.0")
+    first = attach(turns, source=Source(blobs), rules=RULES, recent=recent)
+    again = Source({})  # downloads nothing
+    calls: list[str] = []
+    second = attach(turns, source=again, rules=RULES, recent=recent, downloading=lambda: calls.append("x"))
+    assert again.asked == [] and calls == []
+    assert second.turns[turns[0].anchor].blocks == first.turns[turns[0].anchor].blocks  # the very same bytes
+    assert second.turns[turns[0].anchor].lines == first.turns[turns[0].anchor].lines

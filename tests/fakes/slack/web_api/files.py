@@ -64,6 +64,7 @@ class Files:
         self._workspace = workspace
         self._lock = workspace.lock
         self._stopping = stopping
+        self._next = 1  # file ids are never given out twice, not even after a reset (Slack's never are)
         self.clear_locked()
 
     def clear_locked(self) -> None:
@@ -71,7 +72,6 @@ class Files:
         self.files: dict[str, StoredFile] = {}
         self.downloads: list[Download] = []
         self.scopes: set[str] = {FILE_SCOPE}
-        self._next = 1
 
     def methods(self) -> dict[str, Method]:
         """This family's part of the method table."""
