@@ -5,7 +5,7 @@ Runs the real bot in this process against the fake Slack and the fake Bedrock (b
 1. a 12 MB, 4,000 × 3,000 JPEG screenshot: bytes downloaded and sent, estimated tokens, time to the first text
    (and, apart, how long the download and the resize take);
 2. a 40-page PDF: the same;
-3. a thread with 25 images: what was sent and what was left out;
+3. a thread with 25 images: what was sent and what was left out, and a follow-up's time;
 4. the Bedrock request sizes of a question with a PDF and its follow-up, with cache reads and without (a model
    that takes no cache points), and the tokens each was billed as.
 
@@ -116,6 +116,10 @@ def many_images(slack: FakeSlack, bedrock: FakeBedrock, lines: Lines) -> None:
           f"{sum(image_tokens(w, h) for w, h in sizes):,} tokens; request body {mb(bedrock.calls[-1].size)}; "
           f"time to first text {line['t_first_text']:.2f} s")
     print(f"   left out ({line['files_left_out']}), as the reply says: {reply.split(':warning: ')[-1]}")
+    downloads = len(slack.downloads)
+    _ts, again = ask(slack, lines, "<@UBOT> and the sharpest?", [], thread_ts=root)
+    print(f"   a follow-up in that thread: time to first text {again['t_first_text']:.2f} s, "
+          f"{len(slack.downloads) - downloads} downloads (the prepared images are kept in memory)")
 
 
 def follow_up_sizes(slack: FakeSlack, bedrock: FakeBedrock, lines: Lines, label: str, seed: int) -> None:
