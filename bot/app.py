@@ -41,6 +41,7 @@ from bot.render.renderer import SlackRenderer
 from bot.responder import Identity, Responder
 from bot.service import Service
 from bot.slack.budget import Budget
+from bot.slack.files import FileFetcher
 from bot.slack.reader import SlackReader
 from bot.slack.socket_mode import SocketConnection, check_slack_sdk
 from bot.slack.writer import SlackWriter
@@ -205,7 +206,11 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
     responder = Responder(settings=settings, store=store, leases=leases, reader=reader, writer=writer, model=model,
                           capabilities=ModelCapabilities(store), registry=registry, access=access,
                           identity=identity, join_markdown=renderer.join, policy=policy, recorder=recorder,
-                          cost=lambda usage: estimate(settings.bedrock_model_id, usage, settings.bedrock_prices))
+                          cost=lambda usage: estimate(settings.bedrock_model_id, usage, settings.bedrock_prices),
+                          files=FileFetcher(token=settings.slack_bot_token, api_url=settings.slack_api_url,
+                                            timeout=settings.file_download_timeout_seconds,
+                                            max_bytes=settings.file_download_max_mb * 10**6,
+                                            file_info=reader.file_info))
     service = Service(store=store, responder=responder, access=access, leases=leases,
                       workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
     # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,

@@ -254,6 +254,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BEDROCK_GUARDRAIL_STREAM_MODE", "bedrock_guardrail_stream_mode", "sync",
              "`sync` (text is checked before it is shown) or `async` (shown at once, checked alongside: faster, "
              "but a reply may show text the guardrail then stops).", _choice("sync", "async")),
+    Variable("IMAGE_MAX_EDGE", "image_max_edge", "1568",
+             "Longest side, in pixels, of an image sent to the model; larger ones are scaled down (Claude gains "
+             "nothing above 1,568 px, and pays for every pixel).", _int(200, 8000)),
+    Variable("FILE_DOWNLOAD_MAX_MB", "file_download_max_mb", "40",
+             "Largest shared file (in MB) the bot downloads; images are scaled down after, documents must still "
+             "be within Bedrock's 4.5 MB.", _int(1, 1000)),
+    Variable("FILE_DOWNLOAD_TIMEOUT_SECONDS", "file_download_timeout_seconds", "30",
+             "Longest time one file's download may take (a stalled or slow one is left out with a note).",
+             _float(1.0, 600.0)),
 )
 
 
@@ -304,6 +313,9 @@ class Settings:
     bedrock_guardrail_id: str = ""
     bedrock_guardrail_version: str = ""
     bedrock_guardrail_stream_mode: str = "sync"
+    image_max_edge: int = 1568
+    file_download_max_mb: int = 40
+    file_download_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, optional: frozenset[str] = frozenset()) -> Settings:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.conversation import history, threads
+from bot.conversation import attachments, history, threads
 from bot.conversation.access import Access
 from bot.conversation.pool import Job
+from bot.conversation.recent_files import RecentFiles
 from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
@@ -46,6 +47,7 @@ TRIMMED_NOTE = "Older messages of this thread were left out to fit the model's c
 SHUTDOWN_NOTE = "The bot restarted before it could finish this answer. Please ask again."
 PAUSED_NOTE = "The bot is restarting; this answer continues when it is back."
 TOO_OLD_NOTE = "The bot was down for too long to finish this answer. Please ask again."
+READING_FILES = "_Reading the attached files…_"
 WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECONDS, then gives up itself
 WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
 TURN_POLL = 0.25  # seconds between two looks at whether an earlier answer of the thread (elsewhere) is done
@@ -108,6 +110,7 @@ class Responder:
         policy: Policy,
         recorder: Recorder | None = None,
         cost: Callable[[Mapping[str, int]], float | None] = lambda usage: None,
+        files: attachments.FileSource | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -124,6 +127,8 @@ class Responder:
         self._policy = policy
         self._recorder: Recorder = recorder or NullRecorder()
         self._cost = cost  # estimated USD of a usage (bot.ops.prices), None for a model without a known price
+        self._files = files  # None: files are only named
+        self._recent_files = RecentFiles()  # what earlier answers prepared, so follow-ups need not download it
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
         self._running: dict[str, Generation] = {}
@@ -420,13 +425,29 @@ class Responder:
         if not turns or turns[-1].role != "user" or turns[-1].anchor[0] != history.ts_key(r.ts):
             return [], [], []  # the message being answered says nothing (e.g. only "@bot")
         multi = len(history.speakers(turns)) > 1
-        messages = history.to_bedrock(turns, prefix_speakers=multi)
+        attached = self._attach(job, turns, handle)
+        messages = history.to_bedrock(turns, prefix_speakers=multi, files=attached.turns if attached else None)
         messages, dropped = history.trim_to_budget(messages, self._settings.context_budget_tokens)
         log["turns"] = len(messages)
         notes = [TRIMMED_NOTE] if dropped else []
+        if attached is not None:
+            log.update(files_sent=attached.sent, files_left_out=len(attached.left_out),
+                       file_bytes=attached.sent_bytes, file_tokens=attached.tokens)
+            notes.extend(n for n in [attached.note()] if n)
         prompt = "\n\n".join(p for p in (BASE_PROMPT, self._settings.system_prompt,
                                          history.MULTI_USER_PROMPT if multi else "") if p)
         return messages, notes, [{"text": prompt}]
+
+    def _attach(self, job: Job, turns: Sequence[history.Turn], handle: AnswerHandle) -> attachments.Attached | None:
+        """The conversation's files as content blocks (downloaded now), or None when there are none to read."""
+        if self._files is None or not any(t.files or t.forwarded for t in turns):
+            return None
+        r, s = job.request, self._settings
+        rules = attachments.Rules(team_id=r.team_id, channel=r.channel, allow_external=s.allow_external_users,
+                                  image_max_edge=s.image_max_edge, download_max_bytes=s.file_download_max_mb * 10**6,
+                                  budget_tokens=s.context_budget_tokens)
+        return attachments.attach(turns, source=self._files, rules=rules, recent=self._recent_files,
+                                  downloading=lambda: handle.set_status(READING_FILES))
 
     def _generation(self, job: Job, handle: AnswerHandle, messages: list[dict[str, Any]],
                     system: list[dict[str, Any]], shown: str, lost: threading.Event) -> Generation:

@@ -11,7 +11,8 @@ A message can say more than its `text`:
   channel), a message link unfurled, a link preview (`title`, `text`, `service_name`), another bot's alert
   (`pretext`, `title`, `text`, `fields`, `footer`). Each is read, under a header saying what it is, after
   the message's own text; together they are cut at `ATTACHMENTS_CHAR_LIMIT` with a note saying so.
-* **files** — named, not read.
+* **files** — named (`[attached file: name (type)]`); with `with_files=False` they are left to the caller,
+  which reads them (`bot.conversation.attachments`) and names them itself.
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ def either_or_both(text: str, rendered: str) -> str:
 
 # ----------------------------------------------------------------------------------------- attachments
 
-def _attachment(attachment: Mapping[str, Any], bot_user_id: str) -> str:
+def _attachment(attachment: Mapping[str, Any], bot_user_id: str, with_files: bool = True) -> str:
     def model(key: str) -> str:
         return slack_to_model(str(attachment.get(key) or ""), bot_user_id=bot_user_id)
 
@@ -267,7 +268,7 @@ def _attachment(attachment: Mapping[str, Any], bot_user_id: str) -> str:
         shared_blocks = [block for message in shared for block in _list(message.get("blocks"))]
         body = either_or_both(model("text"), render_blocks(shared_blocks or attachment.get("blocks"),
                                                            bot_user_id=bot_user_id))
-        lines = [header + "]", body or model("fallback"), _files_note(attachment)]
+        lines = [header + "]", body or model("fallback"), _files_note(attachment) if with_files else ""]
         return "\n".join(line for line in lines if line)
     link = str(attachment.get("original_url") or attachment.get("from_url") or "")
     if link:
@@ -294,10 +295,11 @@ def _attachment(attachment: Mapping[str, Any], bot_user_id: str) -> str:
     return f"{header}\n{content}" if content else ""
 
 
-def render_attachments(attachments: Any, *, bot_user_id: str, limit: int = ATTACHMENTS_CHAR_LIMIT) -> str:
+def render_attachments(attachments: Any, *, bot_user_id: str, limit: int = ATTACHMENTS_CHAR_LIMIT,
+                       with_files: bool = True) -> str:
     """The message's attachments as text, each under a header saying what it is; cut at `limit`
     characters with a note saying how much was left out."""
-    rendered = [_attachment(a, bot_user_id) for a in _list(attachments) if isinstance(a, Mapping)]
+    rendered = [_attachment(a, bot_user_id, with_files) for a in _list(attachments) if isinstance(a, Mapping)]
     text = "\n\n".join(r for r in rendered if r)
     if len(text) <= limit:
         return text
@@ -305,22 +307,31 @@ def render_attachments(attachments: Any, *, bot_user_id: str, limit: int = ATTAC
     return f"{kept}\n{CUT_NOTE.format(n=len(text) - len(kept))}"
 
 
+def files_of(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The file objects attached to a message (or to an attachment: a forwarded message's files)."""
+    return [f for f in _list(message.get("files")) if isinstance(f, Mapping)]
+
+
+def forwarded_files(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The files of the messages a message forwards or links to (they belong to another conversation)."""
+    return [f for a in _list(message.get("attachments")) if isinstance(a, Mapping) for f in files_of(a)]
+
+
+def file_label(file: Mapping[str, Any]) -> str:
+    """`name (type)`, as files are named for the model."""
+    name = file.get("name") or file.get("title") or "a file"
+    return f"{name} ({file.get('mimetype') or file.get('filetype') or 'unknown type'})"
+
+
 def _files_note(message: Mapping[str, Any]) -> str:
-    names = []
-    for f in _list(message.get("files")):
-        if not isinstance(f, Mapping):
-            continue
-        name = f.get("name") or f.get("title") or "a file"
-        kind = f.get("mimetype") or f.get("filetype") or "unknown type"
-        names.append(f"[attached file: {name} ({kind})]")
-    return "\n".join(names)
+    return "\n".join(f"[attached file: {file_label(f)}]" for f in files_of(message))
 
 
-def message_text(message: Mapping[str, Any], *, bot_user_id: str) -> str:
+def message_text(message: Mapping[str, Any], *, bot_user_id: str, with_files: bool = True) -> str:
     """What a person's (or another bot's) message says, for the model: its text or blocks (or both, see
-    `either_or_both`), then its attachments, then its files."""
+    `either_or_both`), then its attachments, then its files (unless `with_files` is False)."""
     text = slack_to_model(str(message.get("text") or ""), bot_user_id=bot_user_id)
     body = either_or_both(text, render_blocks(message.get("blocks"), bot_user_id=bot_user_id))
-    attached = render_attachments(message.get("attachments"), bot_user_id=bot_user_id)
+    attached = render_attachments(message.get("attachments"), bot_user_id=bot_user_id, with_files=with_files)
     said = "\n\n".join(part for part in (body, attached) if part)
-    return "\n".join(part for part in (said, _files_note(message)) if part)
+    return "\n".join(part for part in (said, _files_note(message) if with_files else "") if part)

@@ -9,7 +9,10 @@ The bot's own messages become `assistant` turns, rebuilt from the metadata marks
 the Markdown the model wrote, and placeholders, "still writing" markers and notes are left out. Messages
 without marks (older ones, other installs) fall back to their visible text. Everything else — people and
 other bots — becomes `user` turns (what a message says, with its blocks and attachments:
-`bot.conversation.content`), prefixed `<@U…>: ` when more than one speaker takes part.
+`bot.conversation.content`), prefixed `<@U…>: ` when more than one speaker takes part. A user turn keeps its
+message's files (`Turn.files`, and `Turn.forwarded` for those of messages it forwards); `to_bedrock` puts what
+`bot.conversation.attachments` made of them (image and document blocks before the turn's text, a line per
+file after it) into the turn's message, or just names them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation.content import message_text, slack_to_model
+from bot.conversation.content import file_label, files_of, forwarded_files, message_text, slack_to_model
+from bot.conversation.documents import block_tokens
 from bot.render.layout import MARKER, PLACEHOLDER
 from bot.slack.marks import read_marks
 
@@ -64,6 +68,9 @@ class Turn:
     text: str
     speaker: str = ""  # Slack user (or bot) id of a user turn ("" for a deleted root)
     anchor: tuple[tuple[int, int], int, tuple[int, int]] = ((0, 0), 0, (0, 0))
+    files: tuple[Mapping[str, Any], ...] = ()  # the message's files (user turns)
+    forwarded: tuple[Mapping[str, Any], ...] = ()  # files of messages it forwards (another conversation's)
+    team: str = ""  # the author's workspace, when the message says (Slack Connect)
 
 
 def _is_ours(message: Mapping[str, Any], bot_user_id: str, bot_id: str) -> bool:
@@ -112,10 +119,13 @@ def thread_turns(
             continue
         if ts_key(ts) > limit:
             continue
-        text = message_text(message, bot_user_id=bot_user_id)
+        text = message_text(message, bot_user_id=bot_user_id, with_files=False)
         speaker = str(message.get("user") or message.get("bot_id") or "unknown")
-        if text:
-            turns.append(Turn("user", text, speaker=speaker, anchor=(ts_key(ts), 0, ts_key(ts))))
+        files, forwarded = tuple(files_of(message)), tuple(forwarded_files(message))
+        if text or files or forwarded:
+            team = str(message.get("user_team") or message.get("source_team") or message.get("team") or "")
+            turns.append(Turn("user", text, speaker=speaker, anchor=(ts_key(ts), 0, ts_key(ts)), files=files,
+                              forwarded=forwarded, team=team))
     for parts in answers.values():
         parts.sort(key=lambda p: p[0])
         payloads = [p[1] for p in parts]
@@ -138,23 +148,52 @@ def speakers(turns: Sequence[Turn]) -> set[str]:
     return {t.speaker for t in turns if t.role == "user" and t.speaker}
 
 
-def to_bedrock(turns: Sequence[Turn], *, prefix_speakers: bool) -> list[Message]:
-    """Turns → Converse messages obeying Bedrock's rules (see the module docstring)."""
-    merged: list[tuple[str, list[str]]] = []
+def _file_parts(turn: Turn, files: Mapping[Any, Any] | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """A user turn's file blocks and the lines naming its files: from the plan when there is one, else the
+    files are only named."""
+    if files is not None and turn.anchor in files:
+        planned = files[turn.anchor]
+        return list(planned.blocks), list(planned.lines)
+    return [], [f"[attached file: {file_label(f)}]" for f in (*turn.files, *turn.forwarded)]
+
+
+def to_bedrock(turns: Sequence[Turn], *, prefix_speakers: bool,
+               files: Mapping[Any, Any] | None = None) -> list[Message]:
+    """Turns → Converse messages obeying Bedrock's rules (see the module docstring). `files`: the plan of
+    `bot.conversation.attachments` (blocks and lines per turn anchor); without it, files are named."""
+    merged: list[tuple[str, list[dict[str, Any] | str]]] = []
     for turn in turns:
+        blocks, lines = _file_parts(turn, files) if turn.role == "user" else ([], [])
+        body = "\n".join(part for part in (turn.text, *lines) if part)
         prefix = prefix_speakers and turn.role == "user" and turn.speaker
-        text = f"<@{turn.speaker}>: {turn.text}" if prefix else turn.text
+        text = f"<@{turn.speaker}>: {body}" if prefix else body
         if not text.strip():
             continue
-        if merged and merged[-1][0] == turn.role:
-            merged[-1][1].append(text)
-        else:
-            merged.append((turn.role, [text]))
+        if not (merged and merged[-1][0] == turn.role):
+            merged.append((turn.role, []))
+        merged[-1][1].extend([*blocks, text])
     while merged and merged[0][0] != "user":
         merged.pop(0)
     while merged and merged[-1][0] != "user":
         merged.pop()
-    return [{"role": role, "content": [{"text": "\n\n".join(texts)}]} for role, texts in merged]
+    return [{"role": role, "content": _content(parts)} for role, parts in merged]
+
+
+def _content(parts: list[dict[str, Any] | str]) -> list[dict[str, Any]]:
+    """Content blocks: file blocks as they are, neighbouring texts joined with a blank line."""
+    content: list[dict[str, Any]] = []
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if texts:
+            content.append({"text": "\n\n".join(texts)})
+            texts = []
+        content.append(part)
+    if texts:
+        content.append({"text": "\n\n".join(texts)})
+    return content
 
 
 def estimate_tokens(text: str) -> int:
@@ -164,7 +203,9 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: Message) -> int:
-    return sum(estimate_tokens(str(block.get("text", ""))) for block in message["content"])
+    """The estimate of a message: its text, and its images and documents (`bot.conversation.documents`)."""
+    return sum(estimate_tokens(str(block["text"])) if "text" in block else block_tokens(block)
+               for block in message["content"])
 
 
 def trim_to_budget(messages: Sequence[Message], budget: int) -> tuple[list[Message], int]:

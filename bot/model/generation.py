@@ -124,13 +124,18 @@ class Outcome:
 CACHE_POINT = {"cachePoint": {"type": "default"}}
 
 
+def _has_files(message: Message) -> bool:
+    return any("image" in block or "document" in block for block in message["content"])
+
+
 def build_request(req: ModelRequest, base: Sequence[Message], messages: Sequence[Message], *,
                   cache: bool) -> dict[str, Any]:
     """The keyword arguments of `converse_stream` for `messages` (= `base`, possibly plus continuation turns).
 
     With `cache`, cache points follow the system prompt, the stable history (everything before the user
-    turn being answered) and, on continuation calls, that user turn too, so follow-ups and continuations
-    (which resend all of it) read the prefix from the cache.
+    turn being answered) and, on continuation calls or when it holds images or documents, that user turn
+    too, so follow-ups and continuations (which resend all of it) read the prefix — and a file shared with
+    the question — from the cache.
     """
     system = [dict(block) for block in req.system]
     msgs = [{"role": m["role"], "content": list(m["content"])} for m in messages]
@@ -138,7 +143,7 @@ def build_request(req: ModelRequest, base: Sequence[Message], messages: Sequence
         if system:
             system.append(CACHE_POINT)
         marks = [len(base) - 2]
-        if len(msgs) > len(base):
+        if len(msgs) > len(base) or (base and _has_files(base[-1])):
             marks.append(len(base) - 1)
         for index in marks:
             if index >= 0:

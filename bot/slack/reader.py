@@ -134,3 +134,12 @@ class SlackReader:
                 logger.warning("users.info failed for a user in a shared channel; treating them as external")
                 return "unknown"
         return self._teams[user]
+
+    def file_info(self, file_id: str) -> dict[str, Any] | str:
+        """files.info: a file's details (what a Slack Connect stub leaves out), or Slack's error code."""
+        try:
+            return dict(self._call("files.info", file=file_id).get("file") or {})
+        except SlackApiError as exc:
+            return classify(exc).code
+        except ReadError:
+            return "unreachable"

@@ -38,14 +38,24 @@ def test_empty_mention_gets_a_hint_and_no_model_call(bot: Any, slack: FakeSlack,
      "<https://b.io> <mailto:x@y.z|x@y.z> &amp; &lt;tag&gt;",
      None, "hi <@U2> #general #C2 @ops @here @channel docs (https://a.io/x) https://b.io x@y.z & <tag>"),
     ("<@UBOT> bad \ud800 surrogate \x00\x07 and control", None, "bad \ufffd surrogate and control"),
-    ("<@UBOT>", [{"id": "F1", "name": "diagram.png", "mimetype": "image/png"}], "[attached file: diagram.png"),
-], ids=["40k-message", "emoji-only", "all-markup", "surrogates-and-control", "file-only"])
+], ids=["40k-message", "emoji-only", "all-markup", "surrogates-and-control"])
 def test_odd_messages_are_answered(bot: Any, slack: FakeSlack, bedrock: FakeBedrock, text: str,
                                    files: list[dict[str, Any]] | None, expected: str) -> None:
     bedrock.enqueue(Stream(["answered"]))
     ts = slack.user_says("C1", "U1", text, files=files)
     assert final_state(slack, "C1", ts)[0]["text"] == "answered"
     assert expected in sent_text(bedrock)
+
+
+def test_a_file_that_slack_no_longer_has_is_named_with_a_note(bot: Any, slack: FakeSlack,
+                                                              bedrock: FakeBedrock) -> None:
+    """A file object without download links (the file was deleted since): files.info says so, and the model is
+    told. (Files that can be read: tests/e2e/test_files.py, with a file-only message among them.)"""
+    bedrock.enqueue(Stream(["answered"]))
+    ts = slack.user_says("C1", "U1", "<@UBOT>", files=[{"id": "F1", "name": "diagram.png", "mimetype": "image/png"}])
+    assert final_state(slack, "C1", ts)[0]["text"] == "answered\n\n:warning: _Not read: `diagram.png` (Slack no " \
+        "longer has this file)._"
+    assert sent_text(bedrock) == "[attached file: diagram.png (image/png), not read: Slack no longer has this file]"
 
 
 def test_attachments_or_blocks_without_text(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:

@@ -10,6 +10,7 @@ from bot.conversation.history import MULTI_USER_PROMPT
 from tests.e2e.helpers import bot_replies, final_state
 from tests.fakes.bedrock import FakeBedrock, Stream
 from tests.fakes.slack import FakeSlack
+from tests.files_support import pdf
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -186,10 +187,13 @@ def test_never_answered(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> Non
 
 def test_a_file_share_is_a_normal_message(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     bedrock.enqueue(Stream(["I see a PDF."]))
-    ts = slack.user_says("D1", "U1", "what is this?", files=[{"id": "F1", "name": "report.pdf",
-                                                              "mimetype": "application/pdf"}])
+    report = slack.upload_file("U1", "report.pdf", pdf(1), channel="D1")
+    ts = slack.user_says("D1", "U1", "what is this?", files=[report])
     final_state(slack, "D1", ts)
-    assert texts(bedrock.calls[0]) == [("user", "what is this?\n[attached file: report.pdf (application/pdf)]")]
+    (message,) = bedrock.calls[0].messages
+    assert message["content"][0]["document"]["name"] == "report"
+    assert message["content"][1] == {"text": 'what is this?\n[attached file: report.pdf (application/pdf), '
+                                             'attached above as the document "report"]'}
 
 
 def test_a_long_thread_is_read_page_by_page(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:

@@ -1,5 +1,9 @@
 """A protocol-faithful fake Amazon Bedrock Runtime that serves ConverseStream over real HTTP.
 
+Requests are validated as Bedrock validates them (conversation rules here; image and document blocks in
+``bedrock_media.py``, with Pillow reading pictures), and usage counts images (width × height / 750 tokens) and
+documents (a token per 4 bytes) besides text.
+
 Real boto3 clients talk to it through ``endpoint_url=fake.url`` or the standard
 ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` environment variable. Responses use the genuine
 rest-json error format and the binary AWS event-stream encoding, so the whole botocore
@@ -29,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any, TypeAlias
 from urllib.parse import unquote
+
+from tests.fakes.bedrock_media import media_tokens, validate_media
 
 __all__ = [
     "MSG_BLANK_TEXT",
@@ -173,6 +179,7 @@ class Request:
     headers: dict[str, str]
     time: float
     operation: str = "ConverseStream"  # or "Converse"
+    size: int = 0  # bytes of the HTTP request body
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -307,7 +314,7 @@ def _prompt_layout(system: list[Any], messages: list[Any]) -> _PromptLayout:
     def add(item: list[Any], block: Any) -> None:
         nonlocal running
         digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
-        running += sum(len(t) for t in _collect_text(block))
+        running += sum(len(t) for t in _collect_text(block)) + 4 * media_tokens(block)
         hashes.append(digest.hexdigest())
         chars.append(running)
 
@@ -452,6 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             time=time.monotonic(),
             operation=operations[parts[3]],
+            size=len(raw),
         )
         fake = self.server.fake
         cancel = fake._register_call(request)
@@ -471,6 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         problem = _validate(request, spec) or fake._guardrail_problem(request)
         if problem is not None:
+            fake._reject(request, problem)
             self._send_error(400, "ValidationException", problem)
             return
         reply = fake._next_reply(request)
@@ -554,6 +563,9 @@ def _validate(request: Request, spec: ModelSpec) -> str | None:
         for j, block in enumerate(content):
             if isinstance(block, dict) and isinstance(block.get("text"), str) and not block["text"].strip():
                 return MSG_BLANK_TEXT.format(i=i, j=j)
+    problem = validate_media(messages, request.size)
+    if problem is not None:
+        return problem
     cache_points = _count_cache_points(request.body)
     if cache_points and not spec.supports_cache:
         return MSG_CACHE_UNSUPPORTED
@@ -788,6 +800,16 @@ class FakeBedrock:
         with self._lock:
             self._deltas.append((time.monotonic(), text))
 
+    def _reject(self, request: Request, message: str) -> None:
+        with self._lock:
+            self._rejections.append((request, message))
+
+    @property
+    def rejections(self) -> list[tuple[Request, str]]:
+        """Every request answered with a ValidationException, with its message."""
+        with self._lock:
+            return list(self._rejections)
+
     def _log_hangup(self) -> None:
         with self._lock:
             self._hangups.append(time.monotonic())
@@ -809,6 +831,7 @@ class FakeBedrock:
         self.pad_events = pad_events
         self._deltas: list[tuple[float, str]] = []
         self._hangups: list[float] = []
+        self._rejections: list[tuple[Request, str]] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._models: dict[str, ModelSpec] = {}
@@ -886,6 +909,7 @@ class FakeBedrock:
             self._deltas.clear()
             self._hangups.clear()
             self._guardrails = None
+            self._rejections.clear()
             self._usage = self._zero_usage()
 
     # -- configuration --

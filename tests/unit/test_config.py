@@ -22,6 +22,15 @@ def test_defaults() -> None:
     assert s.slack_api_url == "https://slack.com/api/"
     assert s.bedrock_temperature is None and s.bedrock_top_p is None
     assert s.max_concurrent_answers >= 32
+    assert (s.image_max_edge, s.file_download_max_mb, s.file_download_timeout_seconds) == (1568, 40, 30.0)
+
+
+def test_the_manifest_asks_for_files_read() -> None:
+    import json
+
+    scopes = json.loads((ROOT / "manifest.json").read_text())["oauth_config"]["scopes"]["bot"]
+    assert "files:read" in scopes
+    assert "`files:read`" in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(("env", "name", "fragment"), [
@@ -37,6 +46,10 @@ def test_defaults() -> None:
     ({**GOOD, "SLACK_API_URL": "localhost:1"}, "SLACK_API_URL", "http(s) URL"),
     ({**GOOD, "ALLOWED_CHANNEL_IDS": "C1,#general"}, "ALLOWED_CHANNEL_IDS", "comma-separated"),
     ({**GOOD, "ALLOW_EXTERNAL_USERS": "maybe"}, "ALLOW_EXTERNAL_USERS", "true or false"),
+    ({**GOOD, "IMAGE_MAX_EDGE": "100"}, "IMAGE_MAX_EDGE", "whole number between 200 and 8000"),
+    ({**GOOD, "IMAGE_MAX_EDGE": "9000"}, "IMAGE_MAX_EDGE", "whole number between 200 and 8000"),
+    ({**GOOD, "FILE_DOWNLOAD_MAX_MB": "0"}, "FILE_DOWNLOAD_MAX_MB", "whole number between 1 and 1000"),
+    ({**GOOD, "FILE_DOWNLOAD_TIMEOUT_SECONDS": "soon"}, "FILE_DOWNLOAD_TIMEOUT_SECONDS", "a number at least 1"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], name: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as caught:

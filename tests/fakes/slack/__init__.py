@@ -29,6 +29,10 @@ The package is split by protocol, and ``FakeSlack`` wires the parts together and
 * ``socket_mode.py`` — the WebSocket server: connections, envelopes, delivery, acks, redelivery;
 * ``events.py`` — which events a change of the workspace sends the app;
 * ``faults.py`` — rate limits, Retry-After windows, and failures scripted with ``fail_next``.
+
+Files people share: ``upload_file`` stores a file and returns its object for ``user_says(files=[...])``; the
+web server serves it at ``url_private_download`` (Bearer token and ``files:read`` checked, Slack's sign-in page
+otherwise) and ``files.info``; ``stall_download``, ``cut_download`` and ``redirect_download`` script faults.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from .events import MENTION_ORDERS, Events, MentionOrder
 from .faults import Faults, RateLimits
 from .socket_mode import SocketModeServer
 from .web_api import Call, WebApi
+from .web_api.files import Download
 from .workspace import (
     APP_ID,
     APP_TOKEN,
@@ -71,6 +76,7 @@ __all__ = [
     "OTHER_BOT_USER_ID",
     "TEAM_ID",
     "Call",
+    "Download",
     "FakeSlack",
 ]
 
@@ -263,6 +269,53 @@ class FakeSlack:
     def archive_channel(self, channel: str, archived: bool = True) -> None:
         """Archive or unarchive a channel."""
         self._workspace.archive_channel(channel, archived)
+
+    # ------------------------------------------------------------------ files
+
+    def upload_file(self, user: str, name: str, data: bytes, *, channel: str | None = None,
+                    mimetype: str | None = None, filetype: str | None = None, title: str | None = None) -> Json:
+        """Store a file as ``user``'s upload (shared in ``channel``) and return its object as Slack puts it in a
+        message (``user_says(..., files=[it])``). ``mimetype`` and ``filetype`` default to what its name says,
+        as Slack's clients do: a GIF renamed ``.png`` is declared ``image/png``."""
+        with self._lock:
+            return self._web_api.files.add_locked(self._web_api.root, user, name, data, mimetype=mimetype,
+                                                  filetype=filetype, title=title, channel=channel)
+
+    @staticmethod
+    def file_stub(file: Json) -> Json:
+        """What a Slack Connect event carries for a file another organisation shares: no name, no URLs, only
+        ``file_access: check_file_info`` (the app must call files.info)."""
+        return {"id": file["id"], "mode": "file_access", "file_access": "check_file_info",
+                "created": file.get("created"), "timestamp": file.get("timestamp"), "user": file.get("user"),
+                "filetype": "", "editable": False}
+
+    def set_file_scope(self, granted: bool) -> None:
+        """Grant or revoke ``files:read`` (revoked: downloads get the sign-in page, files.info missing_scope)."""
+        with self._lock:
+            scopes = self._web_api.files.scopes
+            scopes.add("files:read") if granted else scopes.discard("files:read")
+
+    def stall_download(self, file_id: str, after: int, seconds: float) -> None:
+        """Downloads of the file send ``after`` bytes, then nothing for ``seconds``."""
+        with self._lock:
+            stored = self._web_api.files.files[file_id]
+            stored.stall_after, stored.stall_seconds = after, seconds
+
+    def cut_download(self, file_id: str, after: int) -> None:
+        """Downloads of the file end (the connection closes) after ``after`` bytes of its ``Content-Length``."""
+        with self._lock:
+            self._web_api.files.files[file_id].cut_after = after
+
+    def redirect_download(self, file_id: str, location: str) -> None:
+        """Downloads of the file are answered ``302 Found`` with ``Location: location``."""
+        with self._lock:
+            self._web_api.files.files[file_id].redirect_to = location
+
+    @property
+    def downloads(self) -> list[Download]:
+        """Every download request so far (file id, token, status, bytes of the file sent)."""
+        with self._lock:
+            return list(self._web_api.files.downloads)
 
     # ------------------------------------------------------------------ inspection
 

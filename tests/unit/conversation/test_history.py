@@ -10,6 +10,7 @@ import pytest
 from bot.conversation.content import slack_to_model
 from bot.conversation.history import (
     estimate_tokens,
+    message_tokens,
     speakers,
     thread_turns,
     to_bedrock,
@@ -17,6 +18,7 @@ from bot.conversation.history import (
     visible_answer_text,
 )
 from bot.render.layout import MARKER, PLACEHOLDER, format_note
+from tests.files_support import picture
 
 BOT, BOT_ID = "UBOT", "BBOT"
 
@@ -213,3 +215,33 @@ def test_a_forwarded_text_counts_toward_the_budget() -> None:
     assert "pricing pricing" in messages[2]["content"][0]["text"]
     trimmed, dropped = trim_to_budget(messages, budget=1000)  # the forward alone is about 2,000 tokens
     assert dropped == 2 and texts(trimmed) == [("user", "topic"), ("assistant", "seen"), ("user", "so?")]
+
+
+def test_files_stay_with_their_turn_and_are_only_named_without_a_plan() -> None:
+    shot = {"id": "F1", "name": "shot.png", "mimetype": "image/png"}
+    forwarded = {"is_share": True, "author_name": "Bob", "text": "see this", "files": [
+        {"id": "F2", "name": "plan.pdf", "mimetype": "application/pdf"}]}
+    thread = [user("1.0", "", files=[shot], subtype="file_share", user_team="T2"),
+              user("2.0", "and this", attachments=[forwarded])]
+    turns = thread_turns(thread, bot_user_id=BOT, bot_id=BOT_ID, upto_ts="2.0")
+    assert [(t.text, [f["id"] for f in t.files], [f["id"] for f in t.forwarded], t.team) for t in turns] == [
+        ("", ["F1"], [], "T2"), ("and this\n\n[forwarded message from Bob]\nsee this", [], ["F2"], "")]
+    assert texts(to_bedrock(turns, prefix_speakers=False)) == [(
+        "user", "[attached file: shot.png (image/png)]\n\nand this\n\n[forwarded message from Bob]\nsee this\n"
+                "[attached file: plan.pdf (application/pdf)]")]
+
+
+class Planned:
+    def __init__(self, blocks: list[dict[str, Any]], lines: list[str]) -> None:
+        self.blocks, self.lines = blocks, lines
+
+
+def test_a_plan_puts_each_turns_blocks_before_its_text_and_counts_them() -> None:
+    image = {"image": {"format": "png", "source": {"bytes": picture(750, 100)}}}
+    thread = [user("1.0", "look", files=[{"id": "F1"}], who="U1"), user("2.0", "and?", who="U2"),
+              bot("3.0", "a cat", answer="A1", reply_to="2.0", md="a cat"), user("4.0", "sure?", who="U1")]
+    turns = thread_turns(thread, bot_user_id=BOT, bot_id=BOT_ID, upto_ts="4.0")
+    messages = to_bedrock(turns, prefix_speakers=True, files={turns[0].anchor: Planned([image], ["[image 1]"])})
+    assert messages[0]["content"] == [image, {"text": "<@U1>: look\n[image 1]\n\n<@U2>: and?"}]
+    assert [m["content"] for m in messages[1:]] == [[{"text": "a cat"}], [{"text": "<@U1>: sure?"}]]
+    assert message_tokens(messages[0]) == 100 + estimate_tokens("<@U1>: look\n[image 1]\n\n<@U2>: and?")

@@ -33,6 +33,7 @@ from ..socket_mode import SocketModeServer
 from ..workspace import APP_TOKEN, BOT_TOKEN, Json, Workspace
 from .chat import Chat
 from .conversations import Conversations
+from .files import Files
 from .identity import Identity
 from .request import Method, bearer, err, parse_request_params
 
@@ -147,10 +148,12 @@ class WebApi:
         self._http: _ApiServer | None = None
         self._http_thread: threading.Thread | None = None
         self.conversations = Conversations(workspace)
+        self.files = Files(workspace, self._stopping)
         self.methods: dict[str, Method] = {
             **Identity(workspace, socket_mode).methods(),
             **Chat(workspace, events).methods(),
             **self.conversations.methods(),
+            **self.files.methods(),
         }
         self.clear_locked()
 
@@ -162,6 +165,7 @@ class WebApi:
         self.rate_limited: list[Call] = []
         self.violations: list[Call] = []
         self.conversations.clear_locked()
+        self.files.clear_locked()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -193,9 +197,14 @@ class WebApi:
     @property
     def url(self) -> str:
         """Base URL for ``WebClient(base_url=...)``, e.g. ``http://127.0.0.1:PORT/api/``."""
+        return f"{self.root}/api/"
+
+    @property
+    def root(self) -> str:
+        """The server's origin, e.g. ``http://127.0.0.1:PORT`` (files are served under it, as on files.slack.com)."""
         if self._http is None:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._http.server_address[1]}/api/"
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     # ------------------------------------------------------------------ one call
 
@@ -203,6 +212,9 @@ class WebApi:
         """Answer one HTTP request."""
         arrived = time.monotonic()
         split = urlsplit(handler.path)
+        if split.path.startswith("/files-pri/") and handler.command == "GET":
+            self.files.serve_download(handler, split.path)
+            return
         if not split.path.startswith("/api/"):
             _write_http(handler, 404, None, {})
             return
