@@ -20,7 +20,7 @@ Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
   ``> `` prefix of block-quote lines. Inside code (spans, blocks, tables) Slack sequences are shown as text.
 * No visible text is dropped. The documented lossy conversions are: Markdown syntax characters become
   mrkdwn syntax (or disappear), a heading loses its level (and inner bold), code languages are dropped, a
-  ``|`` inside a link label becomes ``∣`` (U+2223), a backtick inside inline code becomes ``ˋ`` (U+02CB)
+  ``|`` inside a link label or a table cell becomes ``∣`` (U+2223), a backtick inside inline code becomes ``ˋ`` (U+02CB)
   because Slack has no way to escape it, runs of three or more backticks inside code blocks get U+200B
   between them so that they cannot end the Slack code block, relative links become ``label (url)``,
   formatting inside link labels and table cells is dropped (their text is kept; links in cells become
@@ -47,6 +47,7 @@ from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
 from bot.render.cjk import is_cjk
+from bot.render.graphemes import display_width
 
 __all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
 
@@ -60,6 +61,7 @@ _BULLETS: Final = ("•", "◦", "▪")
 _LIST_INDENT: Final = "    "
 _LABEL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside <url|label>: Slack would end the url there
 _CODE_BACKTICK: Final = "ˋ"  # U+02CB stands in for "`" inside inline code: Slack cannot escape it
+_CELL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside a table cell: the columns are separated by " | "
 
 # Slack control sequences that the model may write on purpose and that are kept verbatim (only a bare "&"
 # inside them is escaped). Broadcasts such as <!here> deliberately do not match and therefore get escaped.
@@ -199,16 +201,6 @@ def _break_backtick_runs(text: str) -> str:
 def _is_word_char(char: str) -> bool:
     """Letters and digits of any script (CJK included): the characters Slack does not treat as a boundary."""
     return char.isalnum()
-
-
-def display_width(text: str) -> int:
-    """Monospace display width: East Asian wide/fullwidth characters count 2, combining/format ones 0."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
 
 
 def _split_bare_url(match_text: str) -> tuple[str, str]:
@@ -446,7 +438,8 @@ def _table_lines(table: _Node) -> list[_Line]:
                 align_match = _TABLE_ALIGN_RE.search(style)
                 inline = next((child.token for child in cell.children if child.token.type == "inline"), None)
                 text = _plain(_tree(inline.children or []), _Mode.PRE) if inline is not None else ""
-                cells.append((text.strip(), align_match.group(1) if align_match else "left"))
+                cell_text = text.strip().replace("|", _CELL_PIPE)
+                cells.append((cell_text, align_match.group(1) if align_match else "left"))
             rows.append(cells)
         if section.token.type == "thead_open":
             header_rows = len(rows)

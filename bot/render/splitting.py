@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -51,6 +50,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from bot.render.cjk import CLASS as CJK_CLASS
+from bot.render.graphemes import is_cluster_boundary
 from bot.render.mrkdwn import to_mrkdwn
 
 __all__ = ["REOPEN_MARK", "join_parts", "slack_length", "split_all", "split_markdown"]
@@ -114,43 +114,6 @@ _PROTECTED_RES: Final = (
 def slack_length(text: str) -> int:
     """Length of ``text`` as Slack counts it, conservatively: UTF-16 code units (astral chars count 2)."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-# ------------------------------------------------------------------------------------ grapheme safety
-
-
-def _is_regional_indicator(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
-
-
-def _extends_cluster(char: str) -> bool:
-    """Characters that belong to the cluster before them (combining marks, selectors, modifiers, ZWJ)."""
-    if char == "\u200d" or "\ufe00" <= char <= "\ufe0f" or "\U000e0000" <= char <= "\U000e01ef":
-        return True
-    if "\U0001f3fb" <= char <= "\U0001f3ff":  # emoji skin tone modifiers
-        return True
-    return unicodedata.category(char) in ("Mn", "Mc", "Me")
-
-
-def _is_cluster_boundary(text: str, pos: int) -> bool:
-    """True if cutting ``text`` at ``pos`` keeps CRLF, combining sequences, ZWJ sequences and flags whole."""
-    if pos <= 0 or pos >= len(text):
-        return True
-    before, after = text[pos - 1], text[pos]
-    if before == "\r" and after == "\n":
-        return False
-    if before == "\u200d" or _extends_cluster(after):
-        return False
-    if "\udc00" <= after <= "\udfff" and "\ud800" <= before <= "\udbff":  # a (lone) surrogate pair
-        return False
-    if _is_regional_indicator(before) and _is_regional_indicator(after):
-        run = 0
-        index = pos - 1
-        while index >= 0 and _is_regional_indicator(text[index]):
-            run += 1
-            index -= 1
-        return run % 2 == 0
-    return True
 
 
 # ------------------------------------------------------------------------------------ window analysis
@@ -264,7 +227,7 @@ class _Window:
         return index >= 0 and self.protected[index][0] < pos < self.protected[index][1]
 
     def usable(self, pos: int, *, allow_protected: bool = False) -> _Cut | None:
-        if not 0 < pos < len(self.markdown) or not _is_cluster_boundary(self.markdown, pos):
+        if not 0 < pos < len(self.markdown) or not is_cluster_boundary(self.markdown, pos):
             return None
         status, fence = self.fence_status(pos)
         if status not in (_OK, _INSIDE):
@@ -366,7 +329,7 @@ class _Window:
         # Never cut into a reopening line: join_parts must find it whole.
         floor = len(first_line) if _reopen_flag(first_line.rstrip("\r\n")) is not None else 0
         for pos in range(min(upto, len(self.markdown) - 1), floor, -1):
-            if not _is_cluster_boundary(self.markdown, pos):
+            if not is_cluster_boundary(self.markdown, pos):
                 continue
             status, fence = self.fence_status(pos)
             if status != _POOR:

@@ -115,6 +115,16 @@ CASES: list[tuple[str, str, str]] = [
         "| x | y |\n|---|---|\n| **b** `c` | [l](http://e.com) |\n| a & b | <@U1> |",
         "```\nx     | y\n------+-----------------\nb c   | l (http://e.com)\na &amp; b | &lt;@U1&gt;\n```",
     ),
+    (  # issue 13, defect 9: a ZWJ family is one picture, two columns wide, as Slack shows it
+        "table_zwj_emoji_two_columns",
+        "| a | b |\n|---|---|\n| 👨\u200d👩\u200d👧 | x |\n| ab | y |",
+        "```\na  | b\n---+--\n👨\u200d👩\u200d👧 | x\nab | y\n```",
+    ),
+    (  # issue 13, defect 9: an escaped pipe stays inside its cell and does not read as a column separator
+        "table_escaped_pipe_in_cell",
+        "| a | b |\n|---|---|\n| x \\| y \\| z | w |",
+        "```\na         | b\n----------+--\nx ∣ y ∣ z | w\n```",
+    ),
     # --- horizontal rule
     ("hr", "a\n\n---\n\nb", f"a\n\n{HR_LINE}\n\nb"),
     ("hr_stars", "***", HR_LINE),
@@ -189,8 +199,24 @@ def test_streaming_equals_final_for_finished_text() -> None:
 
 @pytest.mark.parametrize(
     ("text", "width"),
-    [("abc", 3), ("日本", 4), ("ｱ", 1), ("é", 1), ("e\u0301", 1), (f"a{Z}b", 2), ("", 0)],
-    ids=["ascii", "wide", "halfwidth_kana", "precomposed", "combining", "zwsp", "empty"],
+    [
+        ("abc", 3),
+        ("日本", 4),
+        ("ｱ", 1),
+        ("é", 1),
+        ("e\u0301", 1),
+        (f"a{Z}b", 2),
+        ("", 0),
+        ("👨\u200d👩\u200d👧", 2),
+        ("🇯🇵", 2),
+        ("👍🏽", 2),
+        ("1\ufe0f\u20e3", 2),
+        ("❤\ufe0f", 2),
+    ],
+    ids=[
+        "ascii", "wide", "halfwidth_kana", "precomposed", "combining", "zwsp", "empty",
+        "zwj_family", "flag", "skin_tone", "keycap", "emoji_presentation",
+    ],
 )
 def test_display_width(text: str, width: int) -> None:
     assert display_width(text) == width
