@@ -5,7 +5,8 @@ the token tree is rendered by the functions in this module. Two parser rules are
 turns Slack control sequences into single tokens, and the emphasis tokenizer relaxes CommonMark's flanking
 test next to CJK characters so that ``これは**「重要」**です`` is bold (plain CommonMark leaves it literal).
 No regular expression converts Markdown syntax; the few regular expressions here only recognise Slack
-sequences, bare URLs and runs of backticks, each documented where it is defined.
+sequences and runs of backticks, each documented where it is defined. Bare URLs are a third inline rule of
+our own (:func:`bot.render.urls.url_at` says where one ends).
 
 Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
 
@@ -48,6 +49,7 @@ from markdown_it.token import Token
 
 from bot.render.cjk import is_cjk
 from bot.render.graphemes import display_width
+from bot.render.urls import starts_url, url_at
 
 __all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
 
@@ -102,6 +104,36 @@ def _slack_sequence_rule(state: StateInline, silent: bool) -> bool:
         token = state.push("slack_sequence", "", 0)
         token.content = match.group(0)
     state.pos = match.end()
+    return True
+
+
+def _bare_url_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: a bare ``http(s)://`` URL becomes one ``bare_url`` token.
+
+    It fires at the ``:`` of the scheme (the ``text`` rule stops there and has put the scheme into
+    ``state.pending``), before emphasis, so ``https://example.com/*star*/x`` stays one URL; where it ends
+    is :func:`bot.render.urls.url_at`'s business. Not inside link labels (links do not nest).
+    """
+    pos = state.pos
+    src = state.src
+    if state.linkLevel > 0 or not src.startswith("://", pos):
+        return False
+    for scheme in ("https", "http"):
+        start = pos - len(scheme)
+        if state.pending.lower().endswith(scheme) and start >= 0 and src[start:pos].lower() == scheme:
+            break
+    else:
+        return False
+    if not starts_url(src, start):
+        return False
+    end = url_at(src, start, state.posMax)
+    if end <= start:
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(scheme)]
+        token = state.push("bare_url", "", 0)
+        token.content = src[start:end]
+    state.pos = end
     return True
 
 
@@ -166,6 +198,7 @@ def _build_parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     parser.inline.ruler.at("emphasis", _emphasis_rule)
     parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
+    parser.inline.ruler.before("linkify", "bare_url", _bare_url_rule)
     return parser
 
 
@@ -201,36 +234,6 @@ def _break_backtick_runs(text: str) -> str:
 def _is_word_char(char: str) -> bool:
     """Letters and digits of any script (CJK included): the characters Slack does not treat as a boundary."""
     return char.isalnum()
-
-
-def _split_bare_url(match_text: str) -> tuple[str, str]:
-    """Split a regex URL match into (url, trailing text that is punctuation rather than part of the URL)."""
-    url = match_text
-    while url:
-        last = url[-1]
-        unbalanced = (last == ")" and url.count("(") < url.count(")")) or (
-            last == "]" and url.count("[") < url.count("]")
-        )
-        if last not in _URL_TRAILING_PUNCT and not unbalanced:
-            break
-        url = url[:-1]
-    return url, match_text[len(url) :]
-
-
-def _rich_text(text: str) -> str:
-    """Escape a plain text run for mrkdwn, wrapping bare URLs as ``<url>``."""
-    out: list[str] = []
-    pos = 0
-    for match in _BARE_URL_RE.finditer(text):
-        url, trailing = _split_bare_url(match.group(0))
-        if url.endswith("//"):  # a scheme without a host is not worth a link
-            continue
-        out.append(_escape(text[pos : match.start()]))
-        out.append("<" + _escape(url) + ">")
-        out.append(_escape(trailing))
-        pos = match.end()
-    out.append(_escape(text[pos:]))
-    return "".join(out)
 
 
 # ------------------------------------------------------------------------------------------- token tree
@@ -345,7 +348,7 @@ def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
         token = node.token
         kind = token.type
         if kind in ("text", "text_special"):
-            text = _rich_text(token.content) if mode is _Mode.RICH else token.content
+            text = _escape(token.content) if mode is _Mode.RICH else token.content
             state.pieces.append(_Piece(text))
         elif kind in ("softbreak", "hardbreak"):
             state.pieces.append(_Piece(state.break_text))
@@ -371,6 +374,9 @@ def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
         elif kind == "image":
             alt = _plain(_tree(token.children or []), _Mode.LABEL)
             _link(str(token.attrGet("src") or ""), alt, state)
+        elif kind == "bare_url":
+            url = token.content
+            state.pieces.append(_Piece(f"<{_escape(url)}>" if mode is _Mode.RICH else url))
         elif kind == "slack_sequence":
             if mode is _Mode.RICH:
                 state.pieces.append(_Piece(_BARE_AMP_RE.sub("&amp;", token.content)))

@@ -52,6 +52,7 @@ from markdown_it.token import Token
 from bot.render.cjk import CLASS as CJK_CLASS
 from bot.render.graphemes import is_cluster_boundary
 from bot.render.mrkdwn import to_mrkdwn
+from bot.render.urls import find_urls
 
 __all__ = ["REOPEN_MARK", "join_parts", "slack_length", "split_all", "split_markdown"]
 
@@ -105,7 +106,7 @@ _PROTECTED_RES: Final = (
         r"!?\[[^\[\]\n]{0,1000}\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*(?:[ \t]+\"[^\"\n]*\")?\)"
     ),
     re.compile(r"!?\[[^\[\]\n]{0,1000}\]\[[^\[\]\n]{0,200}\]"),  # reference link
-    re.compile(r"(?:https?://|ftp://|mailto:|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"),  # URL
+    re.compile(r"(?:ftp://|mailto:|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"),  # other URLs (http: below)
     re.compile(r":[a-z0-9_+\-']{1,64}:"),  # emoji code
     re.compile(r"(?<!`)(`+)(?!`)[^\n]+?(?<!`)\1(?!`)"),  # inline code span
 )
@@ -370,7 +371,8 @@ def _fence_from_token(token: Token, opener: str) -> _Fence:
 
 def _protected_spans(text: str) -> list[tuple[int, int]]:
     spans = sorted(
-        (match.start(), match.end()) for pattern in _PROTECTED_RES for match in pattern.finditer(text)
+        [(match.start(), match.end()) for pattern in _PROTECTED_RES for match in pattern.finditer(text)]
+        + list(find_urls(text))
     )
     merged: list[tuple[int, int]] = []
     for start, end in spans:

@@ -53,6 +53,11 @@ CASES: list[tuple[str, str, str]] = [
     ("email_autolink", "<a@b.co>", "<mailto:a@b.co|a@b.co>"),
     ("bare_url", "see https://e.com/x.", "see <https://e.com/x>."),
     ("bare_url_parentheses", "(http://x.com/a_(b)_c).", "(<http://x.com/a_(b)_c>)."),
+    # issue 13, defect 6: a bare URL keeps its non-ASCII path and its "*" (the link goes to the right page)
+    ("bare_url_non_ascii_path", "https://ja.wikipedia.org/wiki/東京", "<https://ja.wikipedia.org/wiki/東京>"),
+    ("bare_url_star_in_path", "https://example.com/*star*/x", "<https://example.com/*star*/x>"),
+    ("bare_url_japanese_after_ascii_path", "詳細はhttps://example.com/docsを参照", "詳細は<https://example.com/docs>を参照"),
+    ("bare_url_inside_bold", "**https://e.com/x**", "*<https://e.com/x>*"),
     ("relative_link", "[doc](/path)", "doc (/path)"),
     ("image", "![alt](https://e.com/i.png)", "<https://e.com/i.png|alt>"),
     ("image_without_alt", "![](https://e.com/i.png)", "<https://e.com/i.png>"),

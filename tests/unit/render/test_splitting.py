@@ -67,6 +67,13 @@ HEAD_CASES: list[tuple[str, str, int, Callable[[str], str], str]] = [
         identity,
         "Read this: ",
     ),
+    (  # issue 13, defect 6: the splitter knows the same URLs as the converter
+        "url_with_japanese_path_not_cut",
+        "見て https://ja.wikipedia.org/wiki/東京都庁舎 です",
+        36,
+        identity,
+        "見て ",
+    ),
     ("mention_not_cut", "hello there <@U123ABCDEF> friend", 20, identity, "hello there "),
     ("mention_not_cut_rendered", "hello there <@U123ABCDEF> friend", 20, to_mrkdwn, "hello there "),
     ("emoji_code_not_cut", "great job :white_check_mark: team", 20, identity, "great job "),
