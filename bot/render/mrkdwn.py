@@ -1,12 +1,13 @@
 """Convert the Markdown that Claude writes into Slack ``mrkdwn`` for the ``text`` field of a message.
 
 The input is parsed with markdown-it-py (CommonMark plus the GFM ``table`` and ``strikethrough`` rules) and
-the token tree is rendered by the functions in this module. Two parser rules are our own: one inline rule
-turns Slack control sequences into single tokens, and the emphasis tokenizer relaxes CommonMark's flanking
-test next to CJK characters so that ``これは**「重要」**です`` is bold (plain CommonMark leaves it literal).
-No regular expression converts Markdown syntax; the few regular expressions here only recognise Slack
-sequences and runs of backticks, each documented where it is defined. Bare URLs are a third inline rule of
-our own (:func:`bot.render.urls.url_at` says where one ends).
+the token tree is rendered by the functions in this module. Three parser rules are our own: one inline rule
+turns Slack control sequences into single tokens, one turns a bare URL into a single token (before emphasis,
+so ``*`` in a URL path stays in the URL; :mod:`bot.render.urls` says where a URL ends), and the emphasis
+tokenizer relaxes CommonMark's flanking test next to CJK characters (``これは**「重要」**です`` is bold) and
+after a label such as ``**Note:**This`` (bold "Note:"; plain CommonMark leaves both literal). No regular
+expression converts Markdown syntax; the few regular expressions here only recognise Slack sequences and
+runs of backticks, each documented where it is defined.
 
 Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
 
@@ -14,21 +15,26 @@ Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
   input always gives the same output.
 * Escaping: outside the sequences listed below, every ``<`` and ``>`` in the output is written as
   ``&lt;``/``&gt;`` and every ``&`` starts one of ``&amp;``, ``&lt;``, ``&gt;``. The only raw ``<…>``
-  sequences are links produced from Markdown links/autolinks/bare URLs (``<url>``, ``<url|label>``) and the
-  Slack sequences the model wrote on purpose: ``<@U…>``, ``<#C…>``/``<#C…|name>``, ``<!subteam^S…>``,
+  sequences are links produced from Markdown links/autolinks/bare URLs (``<url>``, ``<url|label>``), the
+  literal-character tokens ``<!date^00000000^{_}|…>`` of :mod:`bot.render.slack_text`, and the Slack
+  sequences the model wrote on purpose: ``<@U…>``, ``<#C…>``/``<#C…|name>``, ``<!subteam^S…>``,
   ``<https://…|label>``, ``<mailto:…>``. Broadcasts (``<!here>``, ``<!channel>``, ``<!everyone>``) and any
   other ``<!…>`` are escaped, so they show as text and never ping anybody. The only other raw ``>`` is the
   ``> `` prefix of block-quote lines. Inside code (spans, blocks, tables) Slack sequences are shown as text.
+* What the model wrote literally stays literal: a ``*``, ``_``, ``~`` or backtick that is text in Markdown
+  (escaped, an entity, unmatched, inside raw HTML) is never sent where Slack could read it as formatting
+  (see :mod:`bot.render.slack_text`), so a stray ```` ``` ```` cannot pair with a real code block.
 * No visible text is dropped. The documented lossy conversions are: Markdown syntax characters become
   mrkdwn syntax (or disappear), a heading loses its level (and inner bold), code languages are dropped, a
-  ``|`` inside a link label or a table cell becomes ``∣`` (U+2223), a backtick inside inline code becomes ``ˋ`` (U+02CB)
-  because Slack has no way to escape it, runs of three or more backticks inside code blocks get U+200B
+  ``|`` inside a link label or a table cell becomes ``∣`` (U+2223), a backtick inside inline code becomes
+  ``ˋ`` (U+02CB) because Slack has no way to escape it, marker characters that Slack could act on inside a
+  link label become look-alikes (``∗ˍ∼ˋ``), runs of three or more backticks inside code blocks get U+200B
   between them so that they cannot end the Slack code block, relative links become ``label (url)``,
   formatting inside link labels and table cells is dropped (their text is kept; links in cells become
   ``label (url)``), nested same-kind emphasis is flattened, and raw HTML is shown as escaped text.
 * U+200B (zero-width space) is inserted only on the outside of a ``*``/``_``/``~``/`` ` `` marker that
-  touches a letter or digit (any script), because Slack only honours markers at word boundaries; and in
-  front of a text line starting with ``&gt;`` so that it is not taken for a quote.
+  touches a letter or digit (any script) or the same marker, because Slack only honours markers at word
+  boundaries; and in front of a text line starting with ``&gt;`` so that it is not taken for a quote.
 * Blocks are separated by exactly one blank line (tight list items by none); the output has no trailing
   whitespace and no leading blank lines.
 """
@@ -49,12 +55,10 @@ from markdown_it.token import Token
 
 from bot.render.cjk import is_cjk
 from bot.render.graphemes import display_width
+from bot.render.slack_text import ZWSP, Piece, join_pieces, literal_label
 from bot.render.urls import starts_url, url_at
 
 __all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
-
-ZWSP: Final = "\u200b"
-"""Zero-width space, used to separate a mrkdwn marker from an adjacent letter."""
 
 HR_LINE: Final = "─" * 10
 """What a Markdown thematic break (``---``) becomes."""
@@ -63,6 +67,7 @@ _BULLETS: Final = ("•", "◦", "▪")
 _LIST_INDENT: Final = "    "
 _LABEL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside <url|label>: Slack would end the url there
 _CODE_BACKTICK: Final = "ˋ"  # U+02CB stands in for "`" inside inline code: Slack cannot escape it
+_LABEL_END: Final = frozenset(":.!?,;)]}”’»")  # what a bold label typically ends with ("**Note:**")
 _CELL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside a table cell: the columns are separated by " | "
 
 # Slack control sequences that the model may write on purpose and that are kept verbatim (only a bare "&"
@@ -162,6 +167,9 @@ def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, b
     before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
     left = not after_space and (not after_punct or before_space or before_punct or is_cjk(before))
     right = not before_space and (not before_punct or after_space or after_punct or is_cjk(after))
+    if marker == "*" and pos - start >= 2 and before in _LABEL_END and after.isalnum():
+        # "**Note:**This" (a common typo in model output): CommonMark leaves it literal, a reader sees bold.
+        right = True
     if marker == "*":
         return left, right, pos - start
     return left and (not right or before_punct), right and (not left or after_punct), pos - start
@@ -214,26 +222,21 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _escape_keeping_slack_sequences(text: str) -> str:
-    """Escape ``text`` but keep the allowed Slack sequences (with a bare ``&`` inside them escaped)."""
-    out: list[str] = []
+def _shown_as_text(text: str) -> str:
+    """Raw text (HTML, a fallback) shown as it is: escaped, Slack sequences kept, marker characters literal."""
+    pieces: list[Piece] = []
     pos = 0
     for match in _SLACK_SEQUENCE_RE.finditer(text):
-        out.append(_escape(text[pos : match.start()]))
-        out.append(_BARE_AMP_RE.sub("&amp;", match.group(0)))
+        pieces.append(Piece(_escape(text[pos : match.start()]), literal=True))
+        pieces.append(Piece(_BARE_AMP_RE.sub("&amp;", match.group(0))))
         pos = match.end()
-    out.append(_escape(text[pos:]))
-    return "".join(out)
+    pieces.append(Piece(_escape(text[pos:]), literal=True))
+    return join_pieces(pieces)
 
 
 def _break_backtick_runs(text: str) -> str:
     """Put U+200B between the backticks of every run of three or more (it would close a Slack code block)."""
     return _BACKTICK_RUN_RE.sub(lambda m: ZWSP.join(m.group(0)), text)
-
-
-def _is_word_char(char: str) -> bool:
-    """Letters and digits of any script (CJK included): the characters Slack does not treat as a boundary."""
-    return char.isalnum()
 
 
 # ------------------------------------------------------------------------------------------- token tree
@@ -272,44 +275,15 @@ class _Mode(Enum):
     PRE = "pre"  # table cells (inside a code block): raw text, links as "label (url)" (escaped later)
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    text: str
-    opens: bool = False  # a marker whose outside is on its left
-    closes: bool = False  # a marker whose outside is on its right
-
-
 @dataclass(slots=True)
 class _InlineState:
     mode: _Mode
-    pieces: list[_Piece] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
     open_markers: dict[str, int] = field(default_factory=dict)
     break_text: str = "\n"
 
 
 _MARKERS: Final = {"strong_open": "*", "em_open": "_", "s_open": "~"}
-
-
-def _join_pieces(pieces: Sequence[_Piece]) -> str:
-    """Concatenate pieces, adding U+200B where a marker's outside touches a letter or digit."""
-    following: list[str] = [""] * len(pieces)
-    next_char = ""
-    for index in range(len(pieces) - 1, -1, -1):
-        following[index] = next_char
-        if pieces[index].text:
-            next_char = pieces[index].text[0]
-    out: list[str] = []
-    previous = ""
-    for index, piece in enumerate(pieces):
-        if piece.opens and previous and _is_word_char(previous):
-            out.append(ZWSP)
-        out.append(piece.text)
-        if piece.text:
-            previous = piece.text[-1]
-        if piece.closes and following[index] and _is_word_char(following[index]):
-            out.append(ZWSP)
-            previous = ZWSP
-    return "".join(out)
 
 
 def _plain(nodes: Sequence[_Node], mode: _Mode) -> str:
@@ -324,22 +298,22 @@ def _link(href: str, label: str, state: _InlineState) -> None:
     label = " ".join(label.split("\n")).strip()
     same = label in (href, _PARSER.normalizeLinkText(href))
     if state.mode is _Mode.LABEL:
-        state.pieces.append(_Piece(label or href))
+        state.pieces.append(Piece(label or href))
     elif state.mode is _Mode.PRE:
         if same or not label:
-            state.pieces.append(_Piece(href))
+            state.pieces.append(Piece(href))
         else:
-            state.pieces.append(_Piece(f"{label} ({href})" if href else label))
+            state.pieces.append(Piece(f"{label} ({href})" if href else label))
     elif not href:
-        state.pieces.append(_Piece(_escape(label)))
+        state.pieces.append(Piece(_escape(label), literal=True))
     elif _ABSOLUTE_URL_RE.match(href) is None:  # relative link: Slack cannot follow it, show it as text
         text = _escape(href) if same or not label else f"{_escape(label)} ({_escape(href)})"
-        state.pieces.append(_Piece(text))
+        state.pieces.append(Piece(text, literal=True))
     elif same or not label:
-        state.pieces.append(_Piece(f"<{_escape(href)}>"))
+        state.pieces.append(Piece(f"<{_escape(href)}>"))
     else:
-        safe_label = _escape(label).replace("|", _LABEL_PIPE)
-        state.pieces.append(_Piece(f"<{_escape(href)}|{safe_label}>"))
+        safe_label = literal_label(_escape(label)).replace("|", _LABEL_PIPE)
+        state.pieces.append(Piece(f"<{_escape(href)}|{safe_label}>"))
 
 
 def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
@@ -348,27 +322,29 @@ def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
         token = node.token
         kind = token.type
         if kind in ("text", "text_special"):
-            text = _escape(token.content) if mode is _Mode.RICH else token.content
-            state.pieces.append(_Piece(text))
+            if mode is _Mode.RICH:
+                state.pieces.append(Piece(_escape(token.content), literal=True))
+            else:
+                state.pieces.append(Piece(token.content))
         elif kind in ("softbreak", "hardbreak"):
-            state.pieces.append(_Piece(state.break_text))
+            state.pieces.append(Piece(state.break_text))
         elif kind == "code_inline":
             if mode is _Mode.RICH:
                 body = _escape(token.content.replace("`", _CODE_BACKTICK))
-                state.pieces.append(_Piece(f"`{body}`", opens=True, closes=True))
+                state.pieces.append(Piece(f"`{body}`", opens=True, closes=True))
             else:
-                state.pieces.append(_Piece(token.content))
+                state.pieces.append(Piece(token.content))
         elif kind in _MARKERS:
             marker = _MARKERS[kind]
             depth = state.open_markers.get(marker, 0)
             emit = mode is _Mode.RICH and depth == 0  # nested same-kind markers would close the outer one
             state.open_markers[marker] = depth + 1
             if emit:
-                state.pieces.append(_Piece(marker, opens=True))
+                state.pieces.append(Piece(marker, opens=True))
             _collect(node.children, state)
             state.open_markers[marker] = depth
             if emit:
-                state.pieces.append(_Piece(marker, closes=True))
+                state.pieces.append(Piece(marker, closes=True))
         elif kind == "link_open":
             _link(str(token.attrGet("href") or ""), _plain(node.children, _Mode.LABEL), state)
         elif kind == "image":
@@ -376,15 +352,15 @@ def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
             _link(str(token.attrGet("src") or ""), alt, state)
         elif kind == "bare_url":
             url = token.content
-            state.pieces.append(_Piece(f"<{_escape(url)}>" if mode is _Mode.RICH else url))
+            state.pieces.append(Piece(f"<{_escape(url)}>" if mode is _Mode.RICH else url))
         elif kind == "slack_sequence":
             if mode is _Mode.RICH:
-                state.pieces.append(_Piece(_BARE_AMP_RE.sub("&amp;", token.content)))
+                state.pieces.append(Piece(_BARE_AMP_RE.sub("&amp;", token.content)))
             else:
-                state.pieces.append(_Piece(token.content))
+                state.pieces.append(Piece(token.content))
         else:  # html_inline and anything unknown: show the source text, escaped
             content = token.content if state.break_text == "\n" else " ".join(token.content.split("\n"))
-            state.pieces.append(_Piece(_escape(content) if mode is _Mode.RICH else content))
+            state.pieces.append(Piece(_escape(content), literal=True) if mode is _Mode.RICH else Piece(content))
             _collect(node.children, state)
 
 
@@ -392,11 +368,11 @@ def _rich_inline(inline: Token, *, heading: bool = False) -> str:
     state = _InlineState(mode=_Mode.RICH, break_text=" " if heading else "\n")
     if heading:
         state.open_markers["*"] = 1
-        state.pieces.append(_Piece("*", opens=True))
+        state.pieces.append(Piece("*", opens=True))
     _collect(_tree(inline.children or []), state)
     if heading:
-        state.pieces.append(_Piece("*", closes=True))
-    return _join_pieces(state.pieces)
+        state.pieces.append(Piece("*", closes=True))
+    return join_pieces(state.pieces)
 
 
 # ---------------------------------------------------------------------------------------------- blocks
@@ -526,12 +502,12 @@ def _one_block(node: _Node, depth: int) -> list[_Line]:
     if kind == "table_open":
         return _table_lines(node)
     if kind == "html_block":
-        return _text_lines(_escape_keeping_slack_sequences(token.content.rstrip("\n")))
+        return _text_lines(_shown_as_text(token.content.rstrip("\n")))
     if kind == "inline":
         return _text_lines(_rich_inline(token))
     if node.children:
         return _block_lines(node.children, depth, tight=False)
-    return _text_lines(_escape(token.content.rstrip("\n"))) if token.content.strip() else []
+    return _text_lines(_shown_as_text(token.content.rstrip("\n"))) if token.content.strip() else []
 
 
 def _block_lines(nodes: Sequence[_Node], depth: int, *, tight: bool) -> list[_Line]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, to_mrkdwn
 
 Z = ZWSP
+LIT = "<!date^00000000^{_}|"  # a Slack date token with an invalid format: Slack shows its fallback as plain text
 
 CASES: list[tuple[str, str, str]] = [
     # --- emphasis
@@ -156,6 +157,40 @@ CASES: list[tuple[str, str, str]] = [
     ("html_comment_shown", "<!-- c -->", "&lt;!-- c --&gt;"),
     ("html_block_keeps_mention", "<div>\n<@U1> hi\n</div>", "&lt;div&gt;\n<@U1> hi\n&lt;/div&gt;"),
     ("literal_gt_at_line_start_not_quote", "\\> not quote", f"{Z}&gt; not quote"),
+    # --- issue 13, defect 2: a literal ``` outside code never pairs with a real fence
+    (
+        "literal_triple_backtick_in_prose",
+        "Type ``` to open a block:\n\n```py\nx = 1\n```",
+        f"Type {LIT}```> to open a block:\n\n```\nx = 1\n```",
+    ),
+    ("cm_example_347_unmatched_backtick_runs", "```foo``", f"{LIT}```>foo{LIT}``>"),
+    (
+        "cm_example_161_html_block_with_fence_lines",
+        "<div></div>\n``` c\nint x = 33;\n```",
+        f"&lt;div&gt;&lt;/div&gt;\n{LIT}```> c\nint x = 33;\n{LIT}```>",
+    ),
+    (
+        "html_block_markers_literal",
+        "<div>\n**Hello**, _world_.\n</div>",
+        f"&lt;div&gt;\n{LIT}**>Hello{LIT}**>, {LIT}_>world{LIT}_>.\n&lt;/div&gt;",
+    ),
+    # --- issue 13, defect 4: escapes and entities stay the characters the model wrote
+    ("escaped_star_not_bold", "\\*not emphasized*", f"{LIT}*>not emphasized{LIT}*>"),
+    ("escaped_backticks_not_code", "\\`not code\\`", f"{LIT}`>not code{LIT}`>"),
+    ("entity_stars_not_bold", "&#42;foo&#42;", f"{LIT}*>foo{LIT}*>"),
+    ("escaped_underscores_not_italic", "\\_not italic\\_", f"{LIT}_>not italic{LIT}_>"),
+    ("single_tildes_not_struck", "~not struck~", f"{LIT}~>not struck{LIT}~>"),
+    ("lone_star_between_spaces_untouched", "2 * 3 * 4", "2 * 3 * 4"),
+    ("snake_case_untouched", "call snake_case_name now", "call snake_case_name now"),
+    ("tilde_paths_untouched", "see ~/.config and ~/.bashrc", "see ~/.config and ~/.bashrc"),
+    ("link_label_markers_look_alike", "[\\*a\\*](https://e.com)", "<https://e.com|∗a∗>"),
+    # --- issue 13, defect 5: no "**" left in the output
+    ("heading_with_escaped_stars", "# foo *bar* \\*baz\\*", f"*foo _bar_ {LIT}*>baz{LIT}*>*"),
+    ("bold_then_literal_star", "**foo***", f"*foo*{LIT}*>"),
+    ("bold_label_without_space", "**Note:**This has no space.", f"*Note:*{Z}This has no space."),
+    ("bold_label_without_space_ja", "**注意：**これは大事", f"*注意：*{Z}これは大事"),
+    ("literal_star_run_inside_bold", "**a****b**", f"*a{LIT}****>b*"),
+    ("adjacent_strikes_kept_apart", "~~a~~~~b~~", f"~a~{Z}~b~"),
     # --- layout
     ("paragraphs_one_blank_line", "a\n\n\n\nb", "a\n\nb"),
     ("soft_break_kept", "a\nb", "a\nb"),
@@ -172,11 +207,11 @@ def test_to_mrkdwn(markdown: str, expected: str) -> None:
 
 
 STREAMING_CASES: list[tuple[str, str, str]] = [
-    ("unclosed_bold", "**bold", "**bold"),
-    ("unclosed_bold_after_closed_one", "done **x** and **y", "done *x* and **y"),
+    ("unclosed_bold", "**bold", f"{LIT}**>bold"),
+    ("unclosed_bold_after_closed_one", "done **x** and **y", f"done *x* and {LIT}**>y"),
     ("unclosed_italic", "_x", "_x"),
     ("unclosed_inline_code", "`x and **y**", "`x and *y*"),
-    ("ja_unclosed_bold", "これは**重要", "これは**重要"),
+    ("ja_unclosed_bold", "これは**重要", f"これは{LIT}**>重要"),
     ("unclosed_fence", "```py\nx = 1", "```\nx = 1\n```"),
     ("unclosed_fence_then_nothing", "```py", "```\n \n```"),
     ("partial_closing_fence_hidden", "```py\nx = 1\n``", "```\nx = 1\n```"),
@@ -231,6 +266,7 @@ def test_display_width(text: str, width: int) -> None:
 
 _ALLOWED_SEQUENCE_RE = re.compile(
     r"<(?:@[A-Z0-9]+|#[A-Z0-9]+|!subteam\^[A-Z0-9]+|[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>|]*)(?:\|[^<>]*)?>"
+    r"|<!date\^00000000\^\{_\}\|[*_~`]+>"  # literal marker characters (see bot.render.slack_text)
 )
 # Block quote markers: ">" at the start of a line, possibly after list markers/indentation or other ">".
 _QUOTE_PREFIX_RE = re.compile(r"^(?:[ ]*(?:(?:[•◦▪]|\d+[.)])[ ]*)*>)+", re.MULTILINE)
