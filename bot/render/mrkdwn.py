@@ -49,12 +49,14 @@ from enum import Enum
 from typing import Final
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
 from bot.render.cjk import is_cjk
 from bot.render.graphemes import display_width
+from bot.render.seams import SEAM, TABLE_SEAM, seam_line
 from bot.render.slack_text import ZWSP, Piece, join_pieces, literal_label
 from bot.render.urls import starts_url, url_at
 
@@ -161,7 +163,7 @@ def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, b
     pos = start
     while pos < end and src[pos] == marker:
         pos += 1
-    before = src[start - 1] if start > 0 else " "
+    before = src[start - 1] if start > 0 and src[start - 1] not in _SEAM_CHARS else " "
     after = src[pos] if pos < end else " "
     before_space, after_space = _is_unicode_space(before), _is_unicode_space(after)
     before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
@@ -202,8 +204,42 @@ def _emphasis_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+_SEAM_CHARS: Final = frozenset(SEAM + TABLE_SEAM)
+_MAX_NESTING: Final = 100  # markdown-it drops what is nested deeper; such input is shown as it is
+
+
+def _strip_seams(state: StateCore) -> None:
+    """markdown-it core rule (after block parsing, before inline): remove the splitter's seams.
+
+    A seam (see :mod:`bot.render.seams`) only occurs where a part starts. Removing it from the
+    content before inline parsing means emphasis and links right after it parse as in the whole answer;
+    the whitespace a continuation line starts with is dropped (CommonMark drops it there), and so is the
+    line break after a seam that ended a line (that line was shown in the previous part). In code the
+    seam's line is dropped if nothing else is on it.
+    """
+    if not _SEAM_CHARS.intersection(state.src[:1000]):
+        return
+    for token in state.tokens:
+        content = token.content
+        if SEAM not in content and TABLE_SEAM not in content:
+            continue
+        if token.type == "inline":
+            content = content.replace(TABLE_SEAM, "")
+            if content.startswith(SEAM):
+                content = content[len(SEAM) :].lstrip(" \t")
+                content = content[2:] if content.startswith("\r\n") else content
+                content = content[1:] if content[:1] in ("\n", "\r") else content
+            token.content = content.replace(SEAM, "")
+        elif token.type in ("code_block", "fence", "html_block"):
+            head, _newline, rest = content.partition("\n")
+            if head.strip(" \t\r") == SEAM:
+                content = rest
+            token.content = content.replace(SEAM, "")
+
+
 def _build_parser() -> MarkdownIt:
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    parser = MarkdownIt("commonmark", {"maxNesting": _MAX_NESTING}).enable(["table", "strikethrough"])
+    parser.core.ruler.before("inline", "strip_seams", _strip_seams)
     parser.inline.ruler.at("emphasis", _emphasis_rule)
     parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
     parser.inline.ruler.before("linkify", "bare_url", _bare_url_rule)
@@ -464,6 +500,10 @@ def _list_lines(list_node: _Node, depth: int) -> list[_Line]:
         else:
             marker = _BULLETS[min(depth, len(_BULLETS)) - 1]
         body = _block_lines(item.children, depth + 1, tight=tight)
+        if item.token.meta.get("continued"):
+            # The item began in the previous message, which showed its bullet: only its text continues here.
+            lines.extend(line if line.verbatim or not line.text else _Line(_LIST_INDENT + line.text) for line in body)
+            continue
         if lines and not tight:
             lines.append(_Line(""))
         first = body[0].text if body else ""
@@ -485,7 +525,8 @@ def _one_block(node: _Node, depth: int) -> list[_Line]:
     kind = token.type
     if kind == "paragraph_open":
         inline = next((child.token for child in node.children if child.token.type == "inline"), None)
-        return _text_lines(_rich_inline(inline)) if inline is not None else []
+        text = _rich_inline(inline) if inline is not None else ""
+        return _text_lines(text) if text.strip() else []
     if kind == "heading_open":
         inline = next((child.token for child in node.children if child.token.type == "inline"), None)
         if inline is None or not inline.content.strip():
@@ -560,7 +601,25 @@ def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
     flashing up as code content.
     """
     tokens = _PARSER.parse(markdown)
+    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
+        return _as_text(markdown)  # nested too deeply for the parser: it would drop the inner text
     if streaming:
         _drop_partial_closing_fence(tokens, markdown)
+    inserted = seam_line(markdown)
+    if inserted is not None:  # list items the splitter reopened were shown (with their bullets) already
+        for token in tokens:
+            if token.type == "list_item_open" and token.map is not None and token.map[0] <= inserted[0]:
+                token.meta["continued"] = True
     lines = _block_lines(_tree(tokens), 1, tight=False)
-    return "\n".join(line.text for line in lines).rstrip()
+    text = "\n".join(line.text for line in lines).rstrip()
+    if not text and markdown.strip():
+        # Only invisible Markdown (link reference definitions, an empty heading): Slack needs some text, and
+        # the model's own characters are the honest choice.
+        return _as_text(markdown)
+    return text
+
+
+def _as_text(markdown: str) -> str:
+    """The Markdown source itself, shown as plain text (escaped, marker characters literal)."""
+    source = markdown.replace(SEAM, "").replace(TABLE_SEAM, "").strip("\r\n")
+    return "\n".join(line.text for line in _text_lines(_shown_as_text(source))).rstrip()

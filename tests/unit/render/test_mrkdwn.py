@@ -191,6 +191,11 @@ CASES: list[tuple[str, str, str]] = [
     ("bold_label_without_space_ja", "**注意：**これは大事", f"*注意：*{Z}これは大事"),
     ("literal_star_run_inside_bold", "**a****b**", f"*a{LIT}****>b*"),
     ("adjacent_strikes_kept_apart", "~~a~~~~b~~", f"~a~{Z}~b~"),
+    # --- issue 13, defect 7: Markdown that renders to nothing still gives Slack the model's text
+    ("reference_definitions_only_shown", "[a]: https://x.com\n[b]: https://y.com", "[a]: https://x.com\n[b]: https://y.com"),
+    ("empty_heading_shown", "#", "#"),
+    # markdown-it drops what is nested deeper than its limit: such input is shown as it is instead
+    ("deep_nesting_shown_as_text", "> " * 120 + "deep", Z + "&gt; " * 120 + "deep"),
     # --- layout
     ("paragraphs_one_blank_line", "a\n\n\n\nb", "a\n\nb"),
     ("soft_break_kept", "a\nb", "a\nb"),

@@ -8,9 +8,24 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from bot.render.mrkdwn import to_mrkdwn
-from bot.render.splitting import REOPEN_MARK, join_parts, slack_length, split_all, split_markdown
+from bot.render.splitting import (
+    REOPEN_MARK,
+    join_parts,
+    slack_length,
+    split_all,
+    split_markdown,
+    split_markdown_native,
+)
+
+# The splitter's insertions, as documented in bot/render/seams.py (written out, not imported).
+SEAM = "\u2063\u2064\u2063"
+TABLE_SEAM = "\u2063\u2062\u2063"
+LIT = "<!date^00000000^{_}|"  # how the converter shows marker characters literally
+# An independent CommonMark parser to ask what a part is (block level).
+CM = MarkdownIt("commonmark").enable("table")
 
 
 def identity(text: str) -> str:
@@ -148,11 +163,11 @@ REOPEN_CASES: list[tuple[str, str, int, str]] = [
         f"```python{REOPEN_MARK}0\nprint(4)\nprint(5)\nprint(6)\nprint(7)\nprint(8)\nprint(9)\n```\n\nDone.",
     ),
     ("mid_line_flag_1", "```\n" + "x" * 100 + "\n```", 50, f"```{REOPEN_MARK}1\n" + "x" * 58 + "\n```"),
-    (
-        "list_prefix",
+    (  # the list item is reopened too (the converter does not show its bullet again)
+        "list_item_reopened",
         "- step:\n\n  ```sh\n  aaa\n  bbb\n  ccc\n  ```\n",
         30,
-        f"  ```sh{REOPEN_MARK}0\n  bbb\n  ccc\n  ```\n",
+        f"- ```sh{REOPEN_MARK}0\n  bbb\n  ccc\n  ```\n",
     ),
     ("quote_prefix", "> ```\n> aaa\n> bbb\n> ccc\n> ```", 20, f"> ```{REOPEN_MARK}0\n> bbb\n> ccc\n> ```"),
     ("tilde_fence", "~~~~text\naaa\nbbb\nccc\n~~~~", 20, f"~~~~text{REOPEN_MARK}0\nbbb\nccc\n~~~~"),
@@ -252,6 +267,193 @@ def test_rendered_table_part_fits_and_cuts_between_rows() -> None:
     for part in parts:
         assert slack_length(to_mrkdwn(part)) <= 200
         assert part.endswith("|\n")
+
+
+# ------------------------------------------------------------------- issue 13: every part means what it meant
+
+
+@pytest.mark.parametrize(
+    ("marker", "shown"),
+    [
+        ("~~~", "~~~ four five six seven eight"),
+        ("```", f"{LIT}```> four five six seven eight"),
+        ("#", "# four five six seven eight"),
+        ("-", "- four five six seven eight"),
+        ("+", "+ four five six seven eight"),
+        ("*", "* four five six seven eight"),
+        ("1.", "1. four five six seven eight"),
+        (">", "\u200b&gt; four five six seven eight"),
+        ("<div>", "&lt;div&gt; four five six seven eight"),
+    ],
+    ids=["tildes", "backticks", "hash", "dash", "plus", "star", "number", "quote", "html"],
+)
+def test_rest_starting_with_a_block_marker_stays_text(marker: str, shown: str) -> None:
+    """Issue 13, defect 1: the rest of a paragraph never opens a code block, heading, list, quote or HTML."""
+    text = f"one two three {marker} four five six seven eight"
+    head, rest = split_markdown(text, 14)
+    assert head == "one two three "
+    assert rest == f"{SEAM}{marker} four five six seven eight"
+    assert to_mrkdwn(rest) == shown
+    assert join_parts([head, rest]) == text
+
+
+def test_a_long_paragraph_with_tildes_at_the_cut_stays_text() -> None:
+    """Issue 13, defect 1 at the real limit: '~~~' at offset 3,898 of a 6,203-character paragraph."""
+    text = ("a " * 1949 + "~~~ " + "b " * 1151).strip()
+    assert len(text) == 6203 and text.index("~~~") == 3898
+    parts = split_all(text, 3900)
+    assert join_parts(parts) == text
+    shown = [to_mrkdwn(part) for part in parts]
+    assert all("```" not in s for s in shown)  # no part became a code block
+    assert " ".join(shown).split() == text.split()  # every word is shown, as text
+    for part in parts:
+        assert [t.type for t in CM.parse(part)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_long_table_repeats_its_header_in_every_part() -> None:
+    """Issue 13, defect 3: a table continued in the next message is still a table, with its header."""
+    text = "| name | value |\n|---|---|\n" + "".join(f"| row {i} | *{i}* |\n" for i in range(1, 10))
+    parts = split_all(text, 80)
+    assert [to_mrkdwn(part) for part in parts] == [
+        "```\nname  | value\n------+------\nrow 1 | 1\nrow 2 | 2\nrow 3 | 3\n```",
+        "```\nname  | value\n------+------\nrow 4 | 4\nrow 5 | 5\nrow 6 | 6\nrow 7 | 7\n```",
+        "```\nname  | value\n------+------\nrow 8 | 8\nrow 9 | 9\n```",
+    ]
+    assert parts[1].startswith(f"|{TABLE_SEAM} name | value |\n|---|---|\n| row 4 |")
+    assert join_parts(parts) == text
+
+
+def test_long_table_at_the_real_limit() -> None:
+    """Issue 13, defect 3: an 8,600-character table split at 3,900 shows no raw pipes in any part."""
+    rows = []
+    while sum(len(row) for row in rows) < 8600:
+        rows.append(f"| row {len(rows)} | *{len(rows)}* |\n")
+    text = "| name | value |\n|---|---|\n" + "".join(rows)
+    parts = split_all(text, 3900)
+    assert len(parts) >= 2
+    assert join_parts(parts) == text
+    for part in parts:
+        shown = to_mrkdwn(part)
+        assert slack_length(shown) <= 3900
+        assert shown.startswith("```\nname ")
+        assert shown.endswith("\n```") and shown.count("```") == 2
+        assert "| row" not in shown and "*" not in shown
+
+
+def test_forced_cut_inside_indented_code_keeps_it_code() -> None:
+    """Issue 13, defect 8: the rest of a code line cut in two is still code, so an entity stays literal."""
+    parts = split_all("    f&ouml;f&ouml;\n", 20)
+    assert [to_mrkdwn(part) for part in parts] == ["```\nf&amp;ouml;f\n```", "```\n&amp;ouml;\n```"]
+    assert join_parts(parts) == "    f&ouml;f&ouml;\n"
+
+
+@pytest.mark.parametrize("render", [to_mrkdwn, identity], ids=["mrkdwn", "as_is"])
+def test_a_very_long_fence_never_raises(render: Callable[[str], str]) -> None:
+    """Issue 13, defect 8: reopening a fence needs a line of bounded length, whatever the fence and language."""
+    text = "~" * 7800 + " lang " + "i" * 7800 + "\n" + "".join(f"line {i}\n" for i in range(2000)) + "~" * 7800 + "\n"
+    parts = split_all(text, 3900, render=render)
+    assert join_parts(parts) == text
+    assert all(slack_length(render(part)) <= 3900 for part in parts)
+    if render is to_mrkdwn:
+        assert all(to_mrkdwn(part).startswith("```\n") for part in parts)
+        assert parts[1].startswith(f"~~~ lang{REOPEN_MARK}2\nline ")  # reopened short, nothing added before
+        assert all(part.startswith(f"~~~ lang{REOPEN_MARK}") for part in parts[1:])
+
+
+def test_trailing_spaces_get_no_part_of_their_own() -> None:
+    """Issue 13, defect 10: no part renders to nothing."""
+    parts = split_all("word " * 1000 + " " * 9000, 3900)
+    assert [to_mrkdwn(part) for part in parts] == [("word " * 780).strip(), ("word " * 220).strip()]
+    assert join_parts(parts) == "word " * 1000 + " " * 9000
+
+
+def test_a_nested_list_item_continues_inside_its_list() -> None:
+    """A cut inside a nested item: the rest reopens both items (without showing their bullets again)."""
+    text = "- a\n  - b1 b2 b3 b4 b5 b6 b7 b8 b9\n  - c\n- d\n"
+    parts = split_all(text, 30)
+    assert parts == ["- a\n  - b1 b2 b3 b4 b5 b6 ", f"- - {SEAM}b7 b8 b9\n  - c\n- d\n"]
+    assert [to_mrkdwn(part) for part in parts] == ["• a\n    ◦ b1 b2 b3 b4 b5 b6", "        b7 b8 b9\n    ◦ c\n• d"]
+    assert join_parts(parts) == text
+
+
+def test_an_item_indented_four_spaces_continues_at_its_depth() -> None:
+    """A nested item four columns in: its marker cannot share a line with its parent's, so the parent's marker
+    gets a line of its own (a list item may start with an empty line)."""
+    text = "- a\n    - b1 b2 b3 b4 b5 b6 b7 b8 b9\n    - c\n"
+    parts = split_all(text, 30)
+    assert parts == ["- a\n    - b1 b2 b3 b4 b5 b6 ", f"-\n    - {SEAM}b7 b8 b9\n    - c\n"]
+    assert to_mrkdwn(parts[1]) == "        b7 b8 b9\n    ◦ c"
+    assert join_parts(parts) == text
+
+
+def test_a_quote_continues_as_a_quote() -> None:
+    text = "> one two three four five six seven eight nine ten\n> eleven twelve\n"
+    parts = split_all(text, 30)
+    assert [to_mrkdwn(part) for part in parts] == [
+        "> one two three four five six",
+        "> seven eight nine ten",
+        "> eleven twelve",
+    ]
+    assert join_parts(parts) == text
+
+
+def test_a_heading_is_never_cut_from_its_underline() -> None:
+    text = "Some words here\nand a title\n===\n\nbody text goes on and on"
+    head, rest = split_markdown(text, 35, render=identity)
+    assert head == "Some words here\nand a title\n===\n\n"
+    assert rest == "body text goes on and on"
+
+
+def test_a_cut_never_leaves_a_line_that_turns_into_a_rule() -> None:
+    """'--- x' is text; '--- ' at the end of a part would be a thematic break."""
+    text = "alpha beta\n--- gamma delta epsilon"
+    head, rest = split_markdown(text, 16, render=identity)
+    assert head == "alpha beta\n"
+    assert join_parts([head, rest]) == text
+
+
+# ------------------------------------------------------------------------------------- native Markdown
+
+
+def test_native_text_that_fits_is_not_split() -> None:
+    text = "# Title\n\n" + "word " * 2000
+    assert split_markdown_native(text) == (text, "")
+
+
+def test_native_parts_stay_under_12000_and_join_back() -> None:
+    text = "".join(f"Paragraph {i}: " + "lorem ipsum dolor " * 40 + "\n\n" for i in range(60))
+    parts = []
+    rest = text
+    while rest:
+        head, rest = split_markdown_native(rest)
+        parts.append(head)
+    assert len(parts) >= 4
+    assert all(slack_length(part) <= 12000 for part in parts)
+    assert all(part.endswith("\n\n") for part in parts[:-1])  # cut between paragraphs
+    assert join_parts(parts) == text
+
+
+def test_native_fence_is_closed_and_reopened_with_its_language() -> None:
+    text = "Intro:\n\n```python\n" + "".join(f"print({i})\n" for i in range(10)) + "```\n\nDone."
+    head, rest = split_markdown_native(text, 60)
+    assert head == "Intro:\n\n```python\nprint(0)\nprint(1)\nprint(2)\nprint(3)\n```"
+    assert rest.startswith(f"```python{REOPEN_MARK}0\nprint(4)\n")
+    assert CM.parse(rest)[0].type == "fence" and CM.parse(rest)[0].info.startswith("python")
+    assert join_parts([head, rest]) == text
+
+
+def test_native_rest_never_starts_with_a_block_marker() -> None:
+    head, rest = split_markdown_native("one two three ~~~ four five six seven eight", 14)
+    assert (head, rest) == ("one two three ", f"{SEAM}~~~ four five six seven eight")
+    assert [t.type for t in CM.parse(rest)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_native_table_repeats_its_header() -> None:
+    text = "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(20))
+    head, rest = split_markdown_native(text, 80)
+    assert rest.startswith(f"|{TABLE_SEAM} a | b |\n|---|---|\n| ")
+    assert CM.parse(rest)[0].type == "table_open"
+    assert join_parts([head, rest]) == text
 
 
 # ------------------------------------------------------------------------------------------ properties
