@@ -19,7 +19,7 @@ from markdown_it.token import Token
 
 from bot.render.seams import blank, strip_reopen_mark
 
-PARSER: Final = MarkdownIt("commonmark", {"maxNesting": 100}).enable(["table"]).disable("inline")
+PARSER: Final = MarkdownIt("commonmark", {"maxNesting": 20}).enable(["table"]).disable("inline")
 """Block-level parse only: enough for leaves, containers and fences (configured once, only read)."""
 
 _NEWLINE_RE: Final = re.compile(r"\r\n?|\n")
@@ -72,6 +72,9 @@ class BlockMap:
     containers: list[Container]
     fences: list[Fence]
     _segments: dict[int, tuple[str, int] | None] = field(default_factory=dict)
+    _stacks: dict[tuple[int, bool], list[Container]] = field(default_factory=dict)
+    _openers: dict[tuple[tuple[int, ...], str], str | None] = field(default_factory=dict)
+    _starts: dict[tuple[int, tuple[int, ...]], int | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, text: str) -> BlockMap:
@@ -139,9 +142,12 @@ class BlockMap:
     def stack(self, line: int, *, opened_on_line: bool) -> list[Container]:
         """The containers ``line`` is inside, outermost first; with ``opened_on_line`` also those whose
         marker is on ``line`` itself (right for a cut in the middle of the line, wrong at its start)."""
-        return [
-            c for c in self.containers if (c.first <= line if opened_on_line else c.first < line) and line < c.end
-        ]
+        key = (line, opened_on_line)
+        if key not in self._stacks:
+            self._stacks[key] = [
+                c for c in self.containers if (c.first <= line if opened_on_line else c.first < line) and line < c.end
+            ]
+        return self._stacks[key]
 
     # --- reopening containers
 
@@ -155,6 +161,12 @@ class BlockMap:
         follows goes on the next, indented as it was. When the marker is followed by more than one space it
         is started at the item's content column instead.
         """
+        key = (tuple(c.index for c in stack), indent)
+        if key not in self._openers:
+            self._openers[key] = self._make_openers(stack, indent)
+        return self._openers[key]
+
+    def _make_openers(self, stack: list[Container], indent: str) -> str | None:
         pieces: list[tuple[str, str]] = []
         for container in stack:
             segment = self._segment(container, stack)
@@ -178,7 +190,10 @@ class BlockMap:
 
     def content_start(self, line: int, stack: list[Container]) -> int | None:
         """Index in ``line``'s text where the innermost container of ``stack`` has its content."""
-        return self._skip(self.lines[line], line, stack)
+        key = (line, tuple(c.index for c in stack))
+        if key not in self._starts:
+            self._starts[key] = self._skip(self.lines[line], line, stack)
+        return self._starts[key]
 
     def _segment(self, container: Container, stack: list[Container]) -> tuple[str, int] | None:
         """(marker text, width) of ``container`` as written on its first line; cached."""

@@ -142,6 +142,7 @@ class _Window:
         self.blocks = BlockMap.build(self.text)
         self.fence_opens = [fence.open_line for fence in self.blocks.fences]
         self.protected = _protected_spans(self.text)
+        self._cuts: dict[tuple[int, bool], _Cut | None] = {}
         inserted = inserted_length(markdown)
         own = markdown[inserted:]
         # A head must hold at least one visible character of its own (not only what an earlier split inserted).
@@ -175,6 +176,12 @@ class _Window:
 
         ``forced`` (a last resort) also cuts inside headings, HTML blocks and the like, as text.
         """
+        key = (pos, forced)
+        if key not in self._cuts:
+            self._cuts[key] = self._make_cut(pos, forced)
+        return self._cuts[key]
+
+    def _make_cut(self, pos: int, forced: bool) -> _Cut | None:
         blocks = self.blocks
         if not self.floor < pos < len(self.markdown) or pos > len(self.text):
             return None
