@@ -59,6 +59,8 @@ INPUTS: dict[str, tuple[Callable[[], str], int]] = {
     "one_word": (lambda: "x" * 30_000, 25),
     "cjk": (lambda: "日本語の文章" * 5_000, 25),
     "brackets": (lambda: "[" * 20_000, 25),
+    "brackets_closed": (lambda: "[" * 20_000 + "]", 25),
+    "links": (lambda: "".join(f"[link {i}](https://example.com/{i}) and [ref{i}] " for i in range(1_000)), 25),
     "quotes": (lambda: "> " * 5_000 + "deep\n", 25),
     "long_url": (lambda: "see https://example.com/" + "a/" * 10_000 + " end", 25),
 }

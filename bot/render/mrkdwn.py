@@ -46,7 +46,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
@@ -54,13 +54,14 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
+from bot.render.blocks import PARSER as BLOCK_PARSER
 from bot.render.cjk import is_cjk
 from bot.render.graphemes import display_width
 from bot.render.seams import SEAM, TABLE_SEAM, seam_line
 from bot.render.slack_text import ZWSP, Piece, join_pieces, literal_label
 from bot.render.urls import starts_url, url_at
 
-__all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
+__all__ = ["HR_LINE", "LAG_FROM", "ZWSP", "Growing", "display_width", "render_growing", "to_mrkdwn"]
 
 HR_LINE: Final = "─" * 10
 """What a Markdown thematic break (``---``) becomes."""
@@ -144,6 +145,24 @@ def _bare_url_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+def _unclosable_bracket_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: a run of ``[`` with no ``]`` after it is text, so skip the link rule for it.
+
+    The link rule would scan ahead for a label from every one of them (about 14 µs a character for a line
+    of ``[``); none can start a link or reference, so the result is the same.
+    """
+    pos = state.pos
+    if state.src[pos] != "[" or state.src.find("]", pos, state.posMax) >= 0:
+        return False
+    end = pos
+    while end < state.posMax and state.src[end] == "[":
+        end += 1
+    if not silent:
+        state.pending += state.src[pos:end]
+    state.pos = end
+    return True
+
+
 def _is_unicode_space(char: str) -> bool:
     return char in "\t\n\f\r" or unicodedata.category(char) == "Zs"
 
@@ -205,7 +224,7 @@ def _emphasis_rule(state: StateInline, silent: bool) -> bool:
 
 
 _SEAM_CHARS: Final = frozenset(SEAM + TABLE_SEAM)
-_MAX_NESTING: Final = 100  # markdown-it drops what is nested deeper; such input is shown as it is
+_MAX_NESTING: Final = 20  # markdown-it drops blocks nested deeper (and parses links slowly with more): shown as text
 
 
 def _strip_seams(state: StateCore) -> None:
@@ -243,6 +262,7 @@ def _build_parser() -> MarkdownIt:
     parser.inline.ruler.at("emphasis", _emphasis_rule)
     parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
     parser.inline.ruler.before("linkify", "bare_url", _bare_url_rule)
+    parser.inline.ruler.before("link", "unclosable_bracket", _unclosable_bracket_rule)
     return parser
 
 
@@ -590,6 +610,39 @@ def _drop_partial_closing_fence(tokens: Sequence[Token], markdown: str) -> None:
         fence.content = head + "\n" if head else ""
 
 
+def _blocks(
+    markdown: str, env: dict[str, Any], *, streaming: bool
+) -> tuple[list[list[_Line]], list[tuple[int, int]]] | None:
+    """The top-level blocks of ``markdown``, rendered, and the lines each spans (None if nested too deeply)."""
+    tokens = _PARSER.parse(markdown, env)
+    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
+        return None  # markdown-it dropped what is nested deeper
+    if streaming:
+        _drop_partial_closing_fence(tokens, markdown)
+    inserted = seam_line(markdown)
+    if inserted is not None:  # list items the splitter reopened were shown (with their bullets) already
+        for token in tokens:
+            if token.type == "list_item_open" and token.map is not None and token.map[0] <= inserted[0]:
+                token.meta["continued"] = True
+    blocks: list[list[_Line]] = []
+    spans: list[tuple[int, int]] = []
+    for node in _tree(tokens):
+        blocks.append(_one_block(node, 1))
+        spans.append((node.token.map[0], node.token.map[1]) if node.token.map else (0, 0))
+    return blocks, spans
+
+
+def _glue(lines: list[str], blocks: Iterable[list[_Line]]) -> list[str]:
+    """``lines`` followed by ``blocks``, one blank line between blocks (as :func:`_block_lines` does)."""
+    for block in blocks:
+        if not block:
+            continue
+        if lines:
+            lines.append("")
+        lines.extend(line.text for line in block)
+    return lines
+
+
 def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
     """Render Claude's Markdown as Slack mrkdwn (see the module docstring for the full invariants).
 
@@ -598,25 +651,102 @@ def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
     literal (CommonMark already guarantees that), an unclosed code fence is rendered as a code block that is
     closed at the end of the output (also true without ``streaming``), and additionally a closing fence that
     is only partly typed (a last line of one or two backticks inside an open fence) is hidden instead of
-    flashing up as code content.
+    flashing up as code content. Markdown that renders to nothing (only link reference definitions, an empty
+    heading) and Markdown nested too deeply for the parser are shown as their source text.
     """
-    tokens = _PARSER.parse(markdown)
-    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
-        return _as_text(markdown)  # nested too deeply for the parser: it would drop the inner text
-    if streaming:
-        _drop_partial_closing_fence(tokens, markdown)
-    inserted = seam_line(markdown)
-    if inserted is not None:  # list items the splitter reopened were shown (with their bullets) already
-        for token in tokens:
-            if token.type == "list_item_open" and token.map is not None and token.map[0] <= inserted[0]:
-                token.meta["continued"] = True
-    lines = _block_lines(_tree(tokens), 1, tight=False)
-    text = "\n".join(line.text for line in lines).rstrip()
+    rendered = _blocks(markdown, {}, streaming=streaming)
+    if rendered is None:
+        return _as_text(markdown)
+    text = "\n".join(_glue([], rendered[0])).rstrip()
     if not text and markdown.strip():
-        # Only invisible Markdown (link reference definitions, an empty heading): Slack needs some text, and
-        # the model's own characters are the honest choice.
+        # Only invisible Markdown: Slack needs some text, and the model's own characters are the honest choice.
         return _as_text(markdown)
     return text
+
+
+LAG_FROM: Final = 400
+"""Unsettled Markdown longer than this is rendered again only once it has grown by an eighth (lazy mode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Growing:
+    """What :func:`render_growing` keeps between calls for one text that only grows."""
+
+    settled: str = ""  # a prefix (whole top-level blocks) whose rendering nothing appended to it can change
+    settled_lines: tuple[str, ...] = ()  # its rendering, line by line
+    references: tuple[tuple[str, Any], ...] = ()  # the link reference definitions in the settled prefix
+    shown: int = 0  # how much of the text the last rendering was of
+    text: str = ""  # that rendering
+    streaming: bool = True
+
+
+def render_growing(
+    markdown: str, state: Growing | None, *, streaming: bool, lazy: bool = False
+) -> tuple[str, int, Growing]:
+    """Render a text that grows by appending, cheaply: ``(text, how much of markdown it shows, new state)``.
+
+    Top-level blocks that another block follows (whose first two lines are complete) can no longer change;
+    only a link reference definition could, and one that the settled text may use starts over. Their
+    rendering is kept and only the last block is parsed and rendered again, so ``text ==
+    to_mrkdwn(markdown, streaming=streaming)`` whenever all of ``markdown`` is shown. With ``lazy``, when
+    the unsettled rest is longer than :data:`LAG_FROM` and has grown by less than an eighth since the last
+    call, the last text is returned again and shows only the ``markdown`` it was made from; this bounds
+    the cost per appended character for any input (a single huge block included). Pass the returned state
+    to the next call; ``None`` starts over.
+    """
+    if state is None or not markdown.startswith(state.settled):
+        state = Growing()
+    if lazy and state.text and state.streaming == streaming and state.shown <= len(markdown):
+        pending = len(markdown) - state.shown
+        unsettled = len(markdown) - len(state.settled)
+        if pending == 0 or (unsettled > LAG_FROM and 8 * pending < unsettled):
+            return state.text, state.shown, state
+    suffix = markdown[len(state.settled) :]
+    known = dict(state.references)
+    env: dict[str, Any] = {"references": dict(known)}
+    rendered = _blocks(suffix, env, streaming=streaming)
+    defined = set(env.get("references", {}))
+    if rendered is None or (state.settled and _mentions(state.settled, defined - set(known))):
+        if state.settled:
+            return render_growing(markdown, None, streaming=streaming)
+        text = to_mrkdwn(markdown, streaming=streaming)
+        return text, len(markdown), Growing(shown=len(markdown), text=text, streaming=streaming)
+    blocks, spans = rendered
+    lines = _glue(list(state.settled_lines), blocks)
+    text = "\n".join(lines).rstrip()
+    if not text and markdown.strip():
+        text = _as_text(markdown)
+    settled, settled_lines, settled_references = state.settled, state.settled_lines, known
+    line_starts = [0, *(match.end() for match in _NEWLINE_RE.finditer(suffix))]
+    last = spans[-1][0] if spans else 0
+    # The blocks before the last one are final once the last one's first two lines are (until then "*" may
+    # still become "**", or a table row its header, either continuing the block before it), if nothing but
+    # a blank line or that block itself comes before it (not a link definition whose title may follow).
+    if (
+        len(blocks) >= 2
+        and last + 2 < len(line_starts)
+        and (spans[-2][1] >= last or not suffix[line_starts[last - 1] : line_starts[last]].strip())
+    ):
+        chunk = suffix[: line_starts[last]]
+        # Only definitions in the settled text are final (one still being written may change its URL); the
+        # settled text must not depend on any other.
+        chunk_env: dict[str, Any] = {"references": dict(known)}
+        BLOCK_PARSER.parse(chunk, chunk_env)
+        chunk_references = chunk_env.get("references", {})
+        if not _mentions(chunk, defined - set(chunk_references)):
+            settled = state.settled + chunk
+            settled_lines = tuple(_glue(list(state.settled_lines), blocks[:-1]))
+            settled_references = chunk_references
+    new_state = Growing(settled, settled_lines, tuple(settled_references.items()), len(markdown), text, streaming)
+    return text, len(markdown), new_state
+
+
+def _mentions(text: str, labels: set[str]) -> bool:
+    """Could ``text`` use one of these link reference labels (compared as CommonMark compares them)?"""
+    if not labels:
+        return False
+    folded = " ".join(text.casefold().split())
+    return any(f"[{' '.join(label.casefold().split())}]" in folded for label in labels)
 
 
 def _as_text(markdown: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, to_mrkdwn
+from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, render_growing, to_mrkdwn
 
 Z = ZWSP
 LIT = "<!date^00000000^{_}|"  # a Slack date token with an invalid format: Slack shows its fallback as plain text
@@ -352,3 +352,58 @@ def test_every_word_of_plain_text_survives(text: str, streaming: bool) -> None:
     out = to_mrkdwn(text, streaming=streaming)
     for word in re.findall(r"\w+", text):
         assert word in out
+
+
+_GROWING_FRAGMENTS = st.sampled_from(
+    [
+        "alpha ", "**b** ", "\n", "\n\n", "- item\n", "  - nested\n", "1. one\n", "2. two\n", "> q\n", ">",
+        "```py\n", "```\n", "~~~\n", "| a | b |\n", "|---|---|\n", "# H\n", "===\n", "---\n", "    code\n",
+        "[r]: https://x.com\n", "[x]: /u \"t\"\n", "\"title\"\n", "[r] ", "[x]\n", "<div>\n", "<!-- c\n", "-->\n",
+        "`", "*", "_", "|", "=", "+", "1)", " ", "\t", "これは**重要**です",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_GROWING_FRAGMENTS, max_size=40), st.lists(st.integers(1, 30), min_size=1, max_size=40))
+def test_rendering_a_growing_text_piece_by_piece_equals_rendering_it_whole(
+    fragments: list[str], steps: list[int]
+) -> None:
+    """The layout renders only the last block again as the answer grows; that must not change the text."""
+    text = "".join(fragments)
+    state = None
+    pos = 0
+    for index in range(len(text)):
+        if pos >= len(text):
+            break
+        pos = min(len(text), pos + steps[index % len(steps)])
+        shown, length, state = render_growing(text[:pos], state, streaming=True)
+        assert length == pos
+        assert shown == to_mrkdwn(text[:pos], streaming=True)
+    assert render_growing(text, state, streaming=False)[0] == to_mrkdwn(text)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # "*" would start a list; "**" continues the item before it, so the item is not final yet
+        (["- item\n*", "*"], "• item\n    **"),
+        # the table that "-" made of the line before is undone by "->", so that line is not final either
+        (["alpha \n|- item\n--", ">"], "alpha\n|- item\n--&gt;"),
+        # a definition still being written must not decide how earlier text renders
+        (['alpha [x]: /u "t"\n- item\n\n[x]: /u ', '"'], 'alpha [x]: /u "t"\n\n• item\n\n[x]: /u "'),
+        # a definition that arrives later turns earlier text into a link
+        (
+            ["[y] is a link\n\n- a\n- b\n\nmore text\n\n", "[y]: https://y.com\n"],
+            "<https://y.com|y> is a link\n\n• a\n• b\n\nmore text",
+        ),
+    ],
+    ids=["lazy_line", "table_undone", "definition_being_written", "late_definition"],
+)
+def test_growing_text_is_not_settled_too_early(steps: list[str], expected: str) -> None:
+    state = None
+    text = ""
+    for step in steps:
+        text += step
+        shown, _length, state = render_growing(text, state, streaming=True)
+    assert shown == expected
