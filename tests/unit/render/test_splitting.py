@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -297,6 +298,15 @@ def test_rest_starting_with_a_block_marker_stays_text(marker: str, shown: str) -
     assert join_parts([head, rest]) == text
 
 
+def test_a_paragraph_line_that_looks_like_a_list_item_stays_text() -> None:
+    """Issue 13, defect 1 at a line break: '2.' cannot start a list inside a paragraph, but could a part."""
+    text = "alpha beta gamma\n2. delta epsilon zeta"
+    head, rest = split_markdown(text, 20, render=identity)
+    assert (head, rest) == ("alpha beta gamma\n", f"{SEAM}2. delta epsilon zeta")
+    assert to_mrkdwn(rest) == "2. delta epsilon zeta"
+    assert [t.type for t in CM.parse(rest)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
 def test_a_long_paragraph_with_tildes_at_the_cut_stays_text() -> None:
     """Issue 13, defect 1 at the real limit: '~~~' at offset 3,898 of a 6,203-character paragraph."""
     text = ("a " * 1949 + "~~~ " + "b " * 1151).strip()
@@ -504,6 +514,198 @@ def test_split_markdown_head_fits_with_reserve(text: str, limit: int, reserve: i
     assert slack_length(to_mrkdwn(head)) + reserve <= limit
     assert head or not text
     assert rest == "" or head
+
+
+# ---------------------------------------------------- property: every part keeps the block structure it had
+#
+# Written from the documented behaviour, not from the product's code: an independent CommonMark parse says
+# what each line of the whole and of each part is (its leaf block and the quotes and lists around it), and
+# each part's own text is found by the documented insertion format (bot/render/seams.py).
+
+_LEAF_KINDS = {
+    "paragraph_open": "paragraph",
+    "heading_open": "heading",
+    "fence": "code",
+    "code_block": "code",
+    "table_open": "table",
+    "html_block": "html",
+    "hr": "hr",
+}
+_CONTAINERS = ("blockquote", "bullet_list", "ordered_list", "list_item")
+_REOPEN_RE = re.compile(re.escape(REOPEN_MARK) + r"([0-3])$")
+_OPENER_LINE_RE = re.compile(r"[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t>]*)*")
+
+
+def _line_structure(text: str) -> list[tuple[str, tuple[str, ...]] | None]:
+    """For each line: (its leaf block, the containers around it, outermost first), or None (blank...)."""
+    lines = text.split("\n")
+    info: list[tuple[str, tuple[str, ...]] | None] = [None] * len(lines)
+    stack: list[str] = []
+    for token in CM.parse(text):
+        name = token.type.rsplit("_", 1)[0]
+        if name in _CONTAINERS and token.nesting == 1:
+            stack.append(name)
+        elif name in _CONTAINERS and token.nesting == -1:
+            stack.pop()
+        elif token.type in _LEAF_KINDS and token.map:
+            for line in range(token.map[0], min(token.map[1], len(lines))):
+                info[line] = (_LEAF_KINDS[token.type], tuple(stack))
+    return info
+
+
+def _insertion_line(part: str) -> tuple[int, str] | None:
+    """(offset, text) of the line ending the splitter's insertion at the start of ``part``, if any."""
+    offset = 0
+    lines = part.split("\n")
+    for index, line in enumerate(lines[:9]):
+        if SEAM in line or TABLE_SEAM in line or _REOPEN_RE.search(line):
+            return offset, line
+        if index == len(lines) - 1 or not _OPENER_LINE_RE.fullmatch(line):
+            return None
+        offset += len(line) + 1
+    return None
+
+
+def _own_text_spans(parts: list[str]) -> list[tuple[int, int]]:
+    """For each part, where its own text (not inserted by the splitter) starts and ends."""
+    spans = []
+    for index, part in enumerate(parts):
+        start = 0
+        found = _insertion_line(part) if index else None
+        if found:
+            offset, line = found
+            reopen = _REOPEN_RE.search(line)
+            if reopen:
+                fence = re.search(r"`{3,}|~{3,}", line)
+                assert fence is not None
+                continued = re.sub(r"[^\s>]", " ", line[: fence.start()]) if reopen.group(1) in "13" else ""
+                start = offset + len(line) + 1 + len(continued)
+            elif TABLE_SEAM in line:
+                start = offset + len(line) + 1 + len(part[offset:].split("\n", 2)[1]) + 1
+            else:
+                start = offset + line.index(SEAM) + len(SEAM)
+        end = len(part)
+        following = _insertion_line(parts[index + 1]) if index + 1 < len(parts) else None
+        reopen = _REOPEN_RE.search(following[1]) if following else None
+        if following and reopen and reopen.group(1) in "01":
+            fence = re.search(r"`{3,}|~{3,}", following[1])
+            assert fence is not None
+            closing = re.sub(r"[^\s>]", " ", following[1][: fence.start()]) + fence.group(0)
+            assert part.endswith(closing)
+            end -= len(closing) + (1 if reopen.group(1) == "1" else 0)
+        spans.append((start, end))
+    return spans
+
+
+def _outside_code(shown: str) -> str:
+    """Slack text without code blocks, code spans and literal-character tokens (each left as one letter)."""
+    shown = re.sub(r"<!date\^00000000\^\{_\}\|[^>]*>", "x", shown)
+    kept = []
+    in_code = False
+    for line in shown.split("\n"):
+        if line.lstrip(" >•◦▪0123456789.)") == "```":
+            in_code = not in_code
+        elif not in_code:
+            kept.append(re.sub(r"`[^`\n]*`", "c", line))
+    return "\n".join(kept)
+
+
+_WORDS = st.sampled_from(
+    [
+        "alpha", "beta", "gamma", "**bold**", "*it*", "`code`", "[link](https://e.com/x)", "https://e.com/a_b",
+        "日本語の文章です。", "これは長い日本語の文章で句読点がありません", "#", "-", "+", "1.", "2.", ">", "~~~", "*",
+        "|", "===", "---", "<b>bold</b>", "x", "end.", "Note:", "\\*esc\\*", "a_b_c", "~~strike~~",
+    ]
+)
+_PARAGRAPH = st.lists(_WORDS, min_size=1, max_size=30).map(" ".join)
+_LEAF = st.one_of(
+    _PARAGRAPH,
+    st.lists(_PARAGRAPH, min_size=2, max_size=4).map("\n".join),
+    st.tuples(st.integers(1, 3), st.lists(_WORDS, min_size=1, max_size=4)).map(
+        lambda t: "#" * t[0] + " " + " ".join(t[1])
+    ),
+    st.lists(_WORDS, min_size=1, max_size=4).map(lambda ws: " ".join(ws) + "\n==="),
+    st.tuples(
+        st.sampled_from(["```", "~~~", "````"]),
+        st.sampled_from(["", "py", "sh"]),
+        st.lists(st.sampled_from(["x = 1", "", "  indented", "```", "- item", "# c"]), max_size=12),
+    ).map(lambda t: t[0] + t[1] + "\n" + "".join(line + "\n" for line in t[2]) + t[0]),
+    st.lists(st.sampled_from(["a | b", "1 | *2*", "x \\| y | z"]), min_size=1, max_size=8).map(
+        lambda rows: "| h1 | h2 |\n|---|---|\n" + "\n".join(f"| {row} |" for row in rows)
+    ),
+    st.lists(st.sampled_from(["code()", "more", "x < y"]), min_size=1, max_size=5).map(
+        lambda lines: "\n".join("    " + line for line in lines)
+    ),
+    st.lists(st.sampled_from(["<div>", "**Hello**", "text _x_", "</div>"]), max_size=3).map(
+        lambda lines: "\n".join(["<div>", *lines])
+    ),
+    st.just("---"),
+)
+
+
+def _indent(block: str, first: str, rest: str) -> str:
+    lines = block.split("\n")
+    return "\n".join((first if i == 0 else rest if line.strip() else "") + line for i, line in enumerate(lines))
+
+
+_BLOCK = st.recursive(
+    _LEAF,
+    lambda inner: st.one_of(
+        st.tuples(
+            st.sampled_from(["- ", "* ", "1. ", "3) ", "10. "]),
+            st.sampled_from([0, 1, 2]),  # extra indentation of the item's content lines (nested items deeper)
+            st.lists(st.lists(inner, min_size=1, max_size=3), min_size=1, max_size=4),
+            st.booleans(),
+        ).map(
+            lambda t: ("\n\n" if t[3] else "\n").join(
+                _indent("\n\n".join(item), t[0], " " * (len(t[0]) + t[1])) for item in t[2]
+            )
+        ),
+        st.lists(inner, min_size=1, max_size=3).map(lambda blocks: _indent("\n\n".join(blocks), "> ", "> ")),
+    ),
+    max_leaves=8,
+)
+_DOCUMENTS = st.lists(_BLOCK, min_size=1, max_size=6).map(lambda blocks: "\n\n".join(blocks) + "\n")
+
+
+def _small_unsplittable_blocks(text: str, limit: int) -> bool:
+    """Headings, HTML blocks, table rows and fence opening lines cannot be cut; keep them well under a part."""
+    lines = text.split("\n")
+    for token in CM.parse(text):
+        block = "\n".join(lines[token.map[0] : token.map[1]]) if token.map else ""
+        if token.type in ("heading_open", "html_block", "tr_open") and 8 * len(block) > limit:
+            return False
+        if token.map and token.type == "fence" and 2 * len(lines[token.map[0]]) > limit:
+            return False
+    return True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(_DOCUMENTS, st.integers(min_value=120, max_value=900), st.booleans())
+def test_every_part_keeps_its_block_structure(text: str, limit: int, native: bool) -> None:
+    """Issue 13: any generated answer, any cut: each part renders as the block structure it had in the whole
+    (paragraph, heading, code, table, HTML, rule, and the quotes and lists around it), no literal ```
+    or ** reaches Slack outside code, and the parts join back exactly."""
+    assume(_small_unsplittable_blocks(text, limit))
+    render = identity if native else to_mrkdwn
+    parts = split_all(text, limit, render=render)
+    assert join_parts(parts) == text
+    spans = _own_text_spans(parts)
+    assert "".join(part[start:end] for part, (start, end) in zip(parts, spans, strict=True)) == text
+    whole = _line_structure(text)
+    done = 0
+    for part, (start, end) in zip(parts, spans, strict=True):
+        shown = render(part)
+        assert shown.strip() and slack_length(shown) <= limit
+        mine = _line_structure(part)
+        for index in range(start, end):
+            if not part[index].isspace():
+                where = done + index - start
+                assert mine[part.count("\n", 0, index)] == whole[text.count("\n", 0, where)], (part, index)
+        done += end - start
+        if not native:
+            assert "```" not in _outside_code(shown)
+            assert "**" not in _outside_code(shown)
 
 
 # ------------------------------------------------------------------------------------------ efficiency
