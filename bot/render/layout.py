@@ -4,7 +4,10 @@ The answer is the model's Markdown. Messages that are full are *sealed*: their M
 change again. The last message holds the rest (the *tail*), shown with a "still writing" marker while the
 model writes, and with a note (if any) once it has finished. Before a message's text would pass Slack's
 limit — counted as sent: rendered, escaped, marker and note included — the tail is split at a good
-boundary and the head sealed, so no edit is ever refused for length and no text is lost or repeated.
+boundary and the head sealed, so no edit is ever refused for length and no text is lost or repeated. The
+same happens when the tail holds more than `SOURCE_FACTOR` times the limit of Markdown, whatever it renders
+to. A part's `md` may start with Markdown the splitter inserted to reopen a code block, table, quote or list
+item; `Renderer.join` of all parts' `md` gives back the answer exactly.
 """
 
 from __future__ import annotations
@@ -34,9 +37,14 @@ class Renderer(Protocol):
         a shorter prefix than `markdown` when rendering again would cost more than the growth warrants."""
         ...
 
-    def split(self, markdown: str, limit: int, *, reserve: int, max_source: int | None) -> tuple[str, str]: ...
+    def split(self, markdown: str, limit: int, *, reserve: int, max_source: int | None) -> tuple[str, str]:
+        """(head, rest): the head renders within `limit - reserve` and holds at most `max_source` characters
+        of the Markdown; (markdown, "") if all of it fits."""
+        ...
 
-    def join(self, parts: Sequence[str]) -> str: ...
+    def join(self, parts: Sequence[str]) -> str:
+        """The Markdown the parts were split from (what the splitter inserted removed)."""
+        ...
 
     def length(self, text: str) -> int: ...
 
