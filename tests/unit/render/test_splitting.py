@@ -375,6 +375,9 @@ def test_trailing_spaces_get_no_part_of_their_own() -> None:
     parts = split_all("word " * 1000 + " " * 9000, 3900)
     assert [to_mrkdwn(part) for part in parts] == [("word " * 780).strip(), ("word " * 220).strip()]
     assert join_parts(parts) == "word " * 1000 + " " * 9000
+    parts = split_all("\n" * 9000 + "word " * 1000, 3900)  # nor does leading whitespace
+    assert all(to_mrkdwn(part).strip() for part in parts)
+    assert " ".join(to_mrkdwn(part) for part in parts).split() == ["word"] * 1000
 
 
 def test_a_nested_list_item_continues_inside_its_list() -> None:
