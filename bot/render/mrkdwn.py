@@ -182,7 +182,7 @@ def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, b
     pos = start
     while pos < end and src[pos] == marker:
         pos += 1
-    before = src[start - 1] if start > 0 and src[start - 1] not in _SEAM_CHARS else " "
+    before = src[start - 1] if start > 0 else " "
     after = src[pos] if pos < end else " "
     before_space, after_space = _is_unicode_space(before), _is_unicode_space(after)
     before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)

@@ -3,8 +3,9 @@
 Each part of a long answer is rendered on its own, so a part that starts inside a code block, a table or a
 list item would lose what it is. The splitter therefore inserts, at the start of the next part, the
 Markdown that reopens it, and marks the insertion with invisible characters so that :func:`join_parts`
-can remove it again and the converter can hide it. Only the first line of a part ever carries an
-insertion (a repeated table header also takes the line after it):
+can remove it again and the converter can hide it. An insertion ends on the first line of a part that
+carries a mark; only lines that open containers (``-``, ``3.``, ``>``) may come before it, and a repeated
+table header also takes the line after it:
 
 * **Fence** (a cut inside a fenced code block): the previous part ends with an inserted closing line
   ``<prefix><fence>`` (preceded by an inserted newline when the cut was in the middle of a code line), and
@@ -18,8 +19,10 @@ insertion (a repeated table header also takes the line after it):
   again; :data:`TABLE_SEAM` sits in the header's first cell.
 * **Seam** (any other cut that needs one): the part starts with ``<openers>`` + :data:`SEAM`, followed by
   the part's own text on the same line. ``<openers>`` are the markers of the block quotes and list items
-  the cut is inside (``> ``, ``- ``, ``3. ``…), so that the text continues inside them; the converter shows
-  quotes again but not the bullets or numbers of items opened on that line (they were shown already). A
+  the cut is inside (``> ``, ``- ``, ``3. ``…), each with its original content column, so that the text
+  continues inside them (a container indented within a list item goes on the next line, after the item's
+  marker alone); the converter shows quotes again but not the bullets or numbers of items opened by the
+  insertion (they were shown already). A
   seam alone (no openers) keeps a part from starting with something that would change its meaning: text
   that read ``~~~ four`` in the middle of a paragraph would otherwise open a code block.
 
@@ -35,7 +38,7 @@ from collections.abc import Sequence
 from typing import Final
 
 REOPEN_MARK: Final = " \u2063split\u2063"
-"""Ends (followed by a ``0``/``1`` flag) the fence line that the splitter prepends to a continued code block.
+"""Ends (followed by a ``0``–``3`` flag) the fence line that the splitter prepends to a continued code block.
 
 U+2063 (INVISIBLE SEPARATOR) around the word makes an accidental match in model output practically
 impossible; the whole marker lives in the fence's info string, which the renderer never shows.
