@@ -4,7 +4,10 @@ The answer is the model's Markdown. Messages that are full are *sealed*: their M
 change again. The last message holds the rest (the *tail*), shown with a "still writing" marker while the
 model writes, and with a note (if any) once it has finished. Before a message's text would pass Slack's
 limit — counted as sent: rendered, escaped, marker and note included — the tail is split at a good
-boundary and the head sealed, so no edit is ever refused for length and no text is lost or repeated.
+boundary and the head sealed, so no edit is ever refused for length and no text is lost or repeated. The
+same happens when the tail holds more than `SOURCE_FACTOR` times the limit of Markdown, whatever it renders
+to. A part's `md` may start with Markdown the splitter inserted to reopen a code block, table, quote or list
+item; `Renderer.join` of all parts' `md` gives back the answer exactly.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ PLACEHOLDER = "_Thinking…_"
 EMPTY_ANSWER = "The model returned an empty answer."
 LIMIT = 3900  # chat.update refuses text over 4,000 characters; keep a margin
 MIN_LIMIT = 500
+SOURCE_FACTOR = 3  # a message holds at most this many times its limit of the model's Markdown
 
 
 class Renderer(Protocol):
@@ -25,7 +29,22 @@ class Renderer(Protocol):
 
     def render(self, markdown: str, *, streaming: bool) -> str: ...
 
-    def split(self, markdown: str, limit: int, *, reserve: int) -> tuple[str, str]: ...
+    def render_growing(
+        self, markdown: str, state: object | None, *, streaming: bool, lazy: bool
+    ) -> tuple[str, int, object]:
+        """Like `render` for a text that only grows, given the state returned for a shorter version of it:
+        (text, how much of `markdown` the text shows, state for the next call). With `lazy` the text may show
+        a shorter prefix than `markdown` when rendering again would cost more than the growth warrants."""
+        ...
+
+    def split(self, markdown: str, limit: int, *, reserve: int, max_source: int | None) -> tuple[str, str]:
+        """(head, rest): the head renders within `limit - reserve` and holds at most `max_source` characters
+        of the Markdown; (markdown, "") if all of it fits."""
+        ...
+
+    def join(self, parts: Sequence[str]) -> str:
+        """The Markdown the parts were split from (what the splitter inserted removed)."""
+        ...
 
     def length(self, text: str) -> int: ...
 
@@ -53,6 +72,7 @@ class AnswerLayout:
         self.limit = limit
         self._sealed: list[Part] = []
         self._tail = ""
+        self._growing: object | None = None  # the renderer's state for the tail, which only grows
         self.has_text = False
 
     def append(self, markdown: str) -> None:
@@ -62,42 +82,51 @@ class AnswerLayout:
     def shrink(self, index: int) -> None:
         """Slack refused message `index` as too long: re-open it and lower the limit by a fifth."""
         reopened = self._sealed[index:]
-        self._tail = "".join(p.md for p in reopened) + self._tail
+        self._tail = self._renderer.join([p.md for p in reopened] + [self._tail])
+        self._growing = None
         del self._sealed[index:]
         self.limit = max(MIN_LIMIT, self.limit * 4 // 5)
 
-    def _seal_overflow(self, suffix: str, streaming: bool) -> str:
-        """Seal heads of the tail until the rest plus `suffix` fits; return the rest's text."""
+    def _seal_overflow(self, suffix: str, streaming: bool, lazy: bool) -> tuple[str, int]:
+        """Seal heads of the tail until the rest plus `suffix` fits; return the rest's text and how much of the
+        tail it shows (all of it unless `lazy`). A tail longer than `SOURCE_FACTOR` times the limit is sealed
+        too, whatever it renders to, so that no message carries unbounded Markdown and rendering the tail
+        again costs a bounded amount."""
         r = self._renderer
         reserve = r.length(suffix)
+        max_source = SOURCE_FACTOR * self.limit
         while True:
-            text = r.render(self._tail, streaming=streaming)
-            if r.length(text) + reserve <= self.limit:
-                return text
-            head, rest = r.split(self._tail, self.limit, reserve=0)
+            text, shown, self._growing = r.render_growing(self._tail, self._growing, streaming=streaming, lazy=lazy)
+            if r.length(text) + reserve <= self.limit and len(self._tail) <= max_source:
+                return text, shown
+            head, rest = r.split(self._tail, self.limit, reserve=0, max_source=max_source)
             if not rest:  # the head alone fits but not with the suffix: cut again, leaving room for it
-                head, rest = r.split(self._tail, self.limit, reserve=reserve)
+                head, rest = r.split(self._tail, self.limit, reserve=reserve, max_source=max_source)
             if not head or not rest:
                 raise AssertionError("the splitter made no progress")  # a renderer bug, not user input
             self._sealed.append(Part(head, r.render(head, streaming=False), sealed=True))
             self._tail = rest
+            self._growing = None
 
     def snapshot(self, *, final: bool, note: str | None = None, status: str | None = None) -> list[Part]:
         """The messages as they should look now. While nothing is written, one placeholder (or `status`).
         A `note` while not final replaces the "still writing" marker (an answer paused by a restart).
 
         The number of parts never decreases between snapshots: a tail is shown only once it has visible
-        text, and sealing turns it into a sealed part followed by a non-empty new tail.
+        text, the renderer shows any Markdown with visible characters as some text, and sealing turns the
+        tail into sealed parts (never empty) followed by a new tail with visible text. An interim snapshot
+        may show the newest Markdown a little later when rendering it again would cost more than the growth
+        warrants (a single block of thousands of characters); its `md` is then the Markdown its text shows.
         """
         if not self.has_text and not final:
             return [Part("", status or PLACEHOLDER, sealed=False)]
         if final and not self.has_text and not note:
             note = EMPTY_ANSWER
         suffix = ("\n\n" + format_note(note) if note else "") if final or note else MARKER
-        text = self._seal_overflow(suffix, streaming=not final)
+        text, shown = self._seal_overflow(suffix, streaming=not final, lazy=not final and not note)
         parts = list(self._sealed)
         if text.strip():
-            parts.append(Part(self._tail, text + suffix, sealed=final))
+            parts.append(Part(self._tail[:shown], text + suffix, sealed=final))
         elif final and note:
             parts.append(Part(self._tail, format_note(note), sealed=True))
         elif final and parts:  # only whitespace after the last cut: it belongs to the last message

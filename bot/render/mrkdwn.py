@@ -1,11 +1,13 @@
 """Convert the Markdown that Claude writes into Slack ``mrkdwn`` for the ``text`` field of a message.
 
 The input is parsed with markdown-it-py (CommonMark plus the GFM ``table`` and ``strikethrough`` rules) and
-the token tree is rendered by the functions in this module. Two parser rules are our own: one inline rule
-turns Slack control sequences into single tokens, and the emphasis tokenizer relaxes CommonMark's flanking
-test next to CJK characters so that ``これは**「重要」**です`` is bold (plain CommonMark leaves it literal).
-No regular expression converts Markdown syntax; the few regular expressions here only recognise Slack
-sequences, bare URLs and runs of backticks, each documented where it is defined.
+the token tree is rendered by the functions in this module. Three parser rules are our own: one inline rule
+turns Slack control sequences into single tokens, one turns a bare URL into a single token (before emphasis,
+so ``*`` in a URL path stays in the URL; :mod:`bot.render.urls` says where a URL ends), and the emphasis
+tokenizer relaxes CommonMark's flanking test next to CJK characters (``これは**「重要」**です`` is bold) and
+after a label such as ``**Note:**This`` (bold "Note:"; plain CommonMark leaves both literal). No regular
+expression converts Markdown syntax; the few regular expressions here only recognise Slack sequences and
+runs of backticks, each documented where it is defined.
 
 Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
 
@@ -13,21 +15,26 @@ Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
   input always gives the same output.
 * Escaping: outside the sequences listed below, every ``<`` and ``>`` in the output is written as
   ``&lt;``/``&gt;`` and every ``&`` starts one of ``&amp;``, ``&lt;``, ``&gt;``. The only raw ``<…>``
-  sequences are links produced from Markdown links/autolinks/bare URLs (``<url>``, ``<url|label>``) and the
-  Slack sequences the model wrote on purpose: ``<@U…>``, ``<#C…>``/``<#C…|name>``, ``<!subteam^S…>``,
+  sequences are links produced from Markdown links/autolinks/bare URLs (``<url>``, ``<url|label>``), the
+  literal-character tokens ``<!date^00000000^{_}|…>`` of :mod:`bot.render.slack_text`, and the Slack
+  sequences the model wrote on purpose: ``<@U…>``, ``<#C…>``/``<#C…|name>``, ``<!subteam^S…>``,
   ``<https://…|label>``, ``<mailto:…>``. Broadcasts (``<!here>``, ``<!channel>``, ``<!everyone>``) and any
   other ``<!…>`` are escaped, so they show as text and never ping anybody. The only other raw ``>`` is the
   ``> `` prefix of block-quote lines. Inside code (spans, blocks, tables) Slack sequences are shown as text.
+* What the model wrote literally stays literal: a ``*``, ``_``, ``~`` or backtick that is text in Markdown
+  (escaped, an entity, unmatched, inside raw HTML) is never sent where Slack could read it as formatting
+  (see :mod:`bot.render.slack_text`), so a stray ```` ``` ```` cannot pair with a real code block.
 * No visible text is dropped. The documented lossy conversions are: Markdown syntax characters become
   mrkdwn syntax (or disappear), a heading loses its level (and inner bold), code languages are dropped, a
-  ``|`` inside a link label becomes ``∣`` (U+2223), a backtick inside inline code becomes ``ˋ`` (U+02CB)
-  because Slack has no way to escape it, runs of three or more backticks inside code blocks get U+200B
+  ``|`` inside a link label or a table cell becomes ``∣`` (U+2223), a backtick inside inline code becomes
+  ``ˋ`` (U+02CB) because Slack has no way to escape it, marker characters that Slack could act on inside a
+  link label become look-alikes (``∗ˍ∼ˋ``), runs of three or more backticks inside code blocks get U+200B
   between them so that they cannot end the Slack code block, relative links become ``label (url)``,
   formatting inside link labels and table cells is dropped (their text is kept; links in cells become
   ``label (url)``), nested same-kind emphasis is flattened, and raw HTML is shown as escaped text.
 * U+200B (zero-width space) is inserted only on the outside of a ``*``/``_``/``~``/`` ` `` marker that
-  touches a letter or digit (any script), because Slack only honours markers at word boundaries; and in
-  front of a text line starting with ``&gt;`` so that it is not taken for a quote.
+  touches a letter or digit (any script) or the same marker, because Slack only honours markers at word
+  boundaries; and in front of a text line starting with ``&gt;`` so that it is not taken for a quote.
 * Blocks are separated by exactly one blank line (tight list items by none); the output has no trailing
   whitespace and no leading blank lines.
 """
@@ -39,19 +46,22 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
+from bot.render.blocks import PARSER as BLOCK_PARSER
 from bot.render.cjk import is_cjk
+from bot.render.graphemes import display_width
+from bot.render.seams import SEAM, TABLE_SEAM, seam_line
+from bot.render.slack_text import ZWSP, Piece, join_pieces, literal_label
+from bot.render.urls import starts_url, url_at
 
-__all__ = ["HR_LINE", "ZWSP", "display_width", "to_mrkdwn"]
-
-ZWSP: Final = "\u200b"
-"""Zero-width space, used to separate a mrkdwn marker from an adjacent letter."""
+__all__ = ["HR_LINE", "LAG_FROM", "ZWSP", "Growing", "display_width", "render_growing", "to_mrkdwn"]
 
 HR_LINE: Final = "─" * 10
 """What a Markdown thematic break (``---``) becomes."""
@@ -60,6 +70,8 @@ _BULLETS: Final = ("•", "◦", "▪")
 _LIST_INDENT: Final = "    "
 _LABEL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside <url|label>: Slack would end the url there
 _CODE_BACKTICK: Final = "ˋ"  # U+02CB stands in for "`" inside inline code: Slack cannot escape it
+_LABEL_END: Final = frozenset(":.!?,;)]}”’»")  # what a bold label typically ends with ("**Note:**")
+_CELL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside a table cell: the columns are separated by " | "
 
 # Slack control sequences that the model may write on purpose and that are kept verbatim (only a bare "&"
 # inside them is escaped). Broadcasts such as <!here> deliberately do not match and therefore get escaped.
@@ -103,6 +115,54 @@ def _slack_sequence_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+def _bare_url_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: a bare ``http(s)://`` URL becomes one ``bare_url`` token.
+
+    It fires at the ``:`` of the scheme (the ``text`` rule stops there and has put the scheme into
+    ``state.pending``), before emphasis, so ``https://example.com/*star*/x`` stays one URL; where it ends
+    is :func:`bot.render.urls.url_at`'s business. Not inside link labels (links do not nest).
+    """
+    pos = state.pos
+    src = state.src
+    if state.linkLevel > 0 or not src.startswith("://", pos):
+        return False
+    for scheme in ("https", "http"):
+        start = pos - len(scheme)
+        if state.pending.lower().endswith(scheme) and start >= 0 and src[start:pos].lower() == scheme:
+            break
+    else:
+        return False
+    if not starts_url(src, start):
+        return False
+    end = url_at(src, start, state.posMax)
+    if end <= start:
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(scheme)]
+        token = state.push("bare_url", "", 0)
+        token.content = src[start:end]
+    state.pos = end
+    return True
+
+
+def _unclosable_bracket_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: a run of ``[`` with no ``]`` after it is text, so skip the link rule for it.
+
+    The link rule would scan ahead for a label from every one of them (about 14 µs a character for a line
+    of ``[``); none can start a link or reference, so the result is the same.
+    """
+    pos = state.pos
+    if state.src[pos] != "[" or state.src.find("]", pos, state.posMax) >= 0:
+        return False
+    end = pos
+    while end < state.posMax and state.src[end] == "[":
+        end += 1
+    if not silent:
+        state.pending += state.src[pos:end]
+    state.pos = end
+    return True
+
+
 def _is_unicode_space(char: str) -> bool:
     return char in "\t\n\f\r" or unicodedata.category(char) == "Zs"
 
@@ -128,6 +188,9 @@ def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, b
     before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
     left = not after_space and (not after_punct or before_space or before_punct or is_cjk(before))
     right = not before_space and (not before_punct or after_space or after_punct or is_cjk(after))
+    if marker == "*" and pos - start >= 2 and before in _LABEL_END and after.isalnum():
+        # "**Note:**This" (a common typo in model output): CommonMark leaves it literal, a reader sees bold.
+        right = True
     if marker == "*":
         return left, right, pos - start
     return left and (not right or before_punct), right and (not left or after_punct), pos - start
@@ -160,10 +223,46 @@ def _emphasis_rule(state: StateInline, silent: bool) -> bool:
     return True
 
 
+_SEAM_CHARS: Final = frozenset(SEAM + TABLE_SEAM)
+_MAX_NESTING: Final = 20  # markdown-it drops blocks nested deeper (and parses links slowly with more): shown as text
+
+
+def _strip_seams(state: StateCore) -> None:
+    """markdown-it core rule (after block parsing, before inline): remove the splitter's seams.
+
+    A seam (see :mod:`bot.render.seams`) only occurs where a part starts. Removing it from the
+    content before inline parsing means emphasis and links right after it parse as in the whole answer;
+    the whitespace a continuation line starts with is dropped (CommonMark drops it there), and so is the
+    line break after a seam that ended a line (that line was shown in the previous part). In code the
+    seam's line is dropped if nothing else is on it.
+    """
+    if not _SEAM_CHARS.intersection(state.src[:1000]):
+        return
+    for token in state.tokens:
+        content = token.content
+        if SEAM not in content and TABLE_SEAM not in content:
+            continue
+        if token.type == "inline":
+            content = content.replace(TABLE_SEAM, "")
+            if content.startswith(SEAM):
+                content = content[len(SEAM) :].lstrip(" \t")
+                content = content[2:] if content.startswith("\r\n") else content
+                content = content[1:] if content[:1] in ("\n", "\r") else content
+            token.content = content.replace(SEAM, "")
+        elif token.type in ("code_block", "fence", "html_block"):
+            head, _newline, rest = content.partition("\n")
+            if head.strip(" \t\r") == SEAM:
+                content = rest
+            token.content = content.replace(SEAM, "")
+
+
 def _build_parser() -> MarkdownIt:
-    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    parser = MarkdownIt("commonmark", {"maxNesting": _MAX_NESTING}).enable(["table", "strikethrough"])
+    parser.core.ruler.before("inline", "strip_seams", _strip_seams)
     parser.inline.ruler.at("emphasis", _emphasis_rule)
     parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
+    parser.inline.ruler.before("linkify", "bare_url", _bare_url_rule)
+    parser.inline.ruler.before("link", "unclosable_bracket", _unclosable_bracket_rule)
     return parser
 
 
@@ -179,66 +278,21 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _escape_keeping_slack_sequences(text: str) -> str:
-    """Escape ``text`` but keep the allowed Slack sequences (with a bare ``&`` inside them escaped)."""
-    out: list[str] = []
+def _shown_as_text(text: str) -> str:
+    """Raw text (HTML, a fallback) shown as it is: escaped, Slack sequences kept, marker characters literal."""
+    pieces: list[Piece] = []
     pos = 0
     for match in _SLACK_SEQUENCE_RE.finditer(text):
-        out.append(_escape(text[pos : match.start()]))
-        out.append(_BARE_AMP_RE.sub("&amp;", match.group(0)))
+        pieces.append(Piece(_escape(text[pos : match.start()]), literal=True))
+        pieces.append(Piece(_BARE_AMP_RE.sub("&amp;", match.group(0))))
         pos = match.end()
-    out.append(_escape(text[pos:]))
-    return "".join(out)
+    pieces.append(Piece(_escape(text[pos:]), literal=True))
+    return join_pieces(pieces)
 
 
 def _break_backtick_runs(text: str) -> str:
     """Put U+200B between the backticks of every run of three or more (it would close a Slack code block)."""
     return _BACKTICK_RUN_RE.sub(lambda m: ZWSP.join(m.group(0)), text)
-
-
-def _is_word_char(char: str) -> bool:
-    """Letters and digits of any script (CJK included): the characters Slack does not treat as a boundary."""
-    return char.isalnum()
-
-
-def display_width(text: str) -> int:
-    """Monospace display width: East Asian wide/fullwidth characters count 2, combining/format ones 0."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def _split_bare_url(match_text: str) -> tuple[str, str]:
-    """Split a regex URL match into (url, trailing text that is punctuation rather than part of the URL)."""
-    url = match_text
-    while url:
-        last = url[-1]
-        unbalanced = (last == ")" and url.count("(") < url.count(")")) or (
-            last == "]" and url.count("[") < url.count("]")
-        )
-        if last not in _URL_TRAILING_PUNCT and not unbalanced:
-            break
-        url = url[:-1]
-    return url, match_text[len(url) :]
-
-
-def _rich_text(text: str) -> str:
-    """Escape a plain text run for mrkdwn, wrapping bare URLs as ``<url>``."""
-    out: list[str] = []
-    pos = 0
-    for match in _BARE_URL_RE.finditer(text):
-        url, trailing = _split_bare_url(match.group(0))
-        if url.endswith("//"):  # a scheme without a host is not worth a link
-            continue
-        out.append(_escape(text[pos : match.start()]))
-        out.append("<" + _escape(url) + ">")
-        out.append(_escape(trailing))
-        pos = match.end()
-    out.append(_escape(text[pos:]))
-    return "".join(out)
 
 
 # ------------------------------------------------------------------------------------------- token tree
@@ -277,44 +331,15 @@ class _Mode(Enum):
     PRE = "pre"  # table cells (inside a code block): raw text, links as "label (url)" (escaped later)
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    text: str
-    opens: bool = False  # a marker whose outside is on its left
-    closes: bool = False  # a marker whose outside is on its right
-
-
 @dataclass(slots=True)
 class _InlineState:
     mode: _Mode
-    pieces: list[_Piece] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
     open_markers: dict[str, int] = field(default_factory=dict)
     break_text: str = "\n"
 
 
 _MARKERS: Final = {"strong_open": "*", "em_open": "_", "s_open": "~"}
-
-
-def _join_pieces(pieces: Sequence[_Piece]) -> str:
-    """Concatenate pieces, adding U+200B where a marker's outside touches a letter or digit."""
-    following: list[str] = [""] * len(pieces)
-    next_char = ""
-    for index in range(len(pieces) - 1, -1, -1):
-        following[index] = next_char
-        if pieces[index].text:
-            next_char = pieces[index].text[0]
-    out: list[str] = []
-    previous = ""
-    for index, piece in enumerate(pieces):
-        if piece.opens and previous and _is_word_char(previous):
-            out.append(ZWSP)
-        out.append(piece.text)
-        if piece.text:
-            previous = piece.text[-1]
-        if piece.closes and following[index] and _is_word_char(following[index]):
-            out.append(ZWSP)
-            previous = ZWSP
-    return "".join(out)
 
 
 def _plain(nodes: Sequence[_Node], mode: _Mode) -> str:
@@ -329,22 +354,22 @@ def _link(href: str, label: str, state: _InlineState) -> None:
     label = " ".join(label.split("\n")).strip()
     same = label in (href, _PARSER.normalizeLinkText(href))
     if state.mode is _Mode.LABEL:
-        state.pieces.append(_Piece(label or href))
+        state.pieces.append(Piece(label or href))
     elif state.mode is _Mode.PRE:
         if same or not label:
-            state.pieces.append(_Piece(href))
+            state.pieces.append(Piece(href))
         else:
-            state.pieces.append(_Piece(f"{label} ({href})" if href else label))
+            state.pieces.append(Piece(f"{label} ({href})" if href else label))
     elif not href:
-        state.pieces.append(_Piece(_escape(label)))
+        state.pieces.append(Piece(_escape(label), literal=True))
     elif _ABSOLUTE_URL_RE.match(href) is None:  # relative link: Slack cannot follow it, show it as text
         text = _escape(href) if same or not label else f"{_escape(label)} ({_escape(href)})"
-        state.pieces.append(_Piece(text))
+        state.pieces.append(Piece(text, literal=True))
     elif same or not label:
-        state.pieces.append(_Piece(f"<{_escape(href)}>"))
+        state.pieces.append(Piece(f"<{_escape(href)}>"))
     else:
-        safe_label = _escape(label).replace("|", _LABEL_PIPE)
-        state.pieces.append(_Piece(f"<{_escape(href)}|{safe_label}>"))
+        safe_label = literal_label(_escape(label)).replace("|", _LABEL_PIPE)
+        state.pieces.append(Piece(f"<{_escape(href)}|{safe_label}>"))
 
 
 def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
@@ -353,40 +378,45 @@ def _collect(nodes: Iterable[_Node], state: _InlineState) -> None:
         token = node.token
         kind = token.type
         if kind in ("text", "text_special"):
-            text = _rich_text(token.content) if mode is _Mode.RICH else token.content
-            state.pieces.append(_Piece(text))
+            if mode is _Mode.RICH:
+                state.pieces.append(Piece(_escape(token.content), literal=True))
+            else:
+                state.pieces.append(Piece(token.content))
         elif kind in ("softbreak", "hardbreak"):
-            state.pieces.append(_Piece(state.break_text))
+            state.pieces.append(Piece(state.break_text))
         elif kind == "code_inline":
             if mode is _Mode.RICH:
                 body = _escape(token.content.replace("`", _CODE_BACKTICK))
-                state.pieces.append(_Piece(f"`{body}`", opens=True, closes=True))
+                state.pieces.append(Piece(f"`{body}`", opens=True, closes=True))
             else:
-                state.pieces.append(_Piece(token.content))
+                state.pieces.append(Piece(token.content))
         elif kind in _MARKERS:
             marker = _MARKERS[kind]
             depth = state.open_markers.get(marker, 0)
             emit = mode is _Mode.RICH and depth == 0  # nested same-kind markers would close the outer one
             state.open_markers[marker] = depth + 1
             if emit:
-                state.pieces.append(_Piece(marker, opens=True))
+                state.pieces.append(Piece(marker, opens=True))
             _collect(node.children, state)
             state.open_markers[marker] = depth
             if emit:
-                state.pieces.append(_Piece(marker, closes=True))
+                state.pieces.append(Piece(marker, closes=True))
         elif kind == "link_open":
             _link(str(token.attrGet("href") or ""), _plain(node.children, _Mode.LABEL), state)
         elif kind == "image":
             alt = _plain(_tree(token.children or []), _Mode.LABEL)
             _link(str(token.attrGet("src") or ""), alt, state)
+        elif kind == "bare_url":
+            url = token.content
+            state.pieces.append(Piece(f"<{_escape(url)}>" if mode is _Mode.RICH else url))
         elif kind == "slack_sequence":
             if mode is _Mode.RICH:
-                state.pieces.append(_Piece(_BARE_AMP_RE.sub("&amp;", token.content)))
+                state.pieces.append(Piece(_BARE_AMP_RE.sub("&amp;", token.content)))
             else:
-                state.pieces.append(_Piece(token.content))
+                state.pieces.append(Piece(token.content))
         else:  # html_inline and anything unknown: show the source text, escaped
             content = token.content if state.break_text == "\n" else " ".join(token.content.split("\n"))
-            state.pieces.append(_Piece(_escape(content) if mode is _Mode.RICH else content))
+            state.pieces.append(Piece(_escape(content), literal=True) if mode is _Mode.RICH else Piece(content))
             _collect(node.children, state)
 
 
@@ -394,11 +424,11 @@ def _rich_inline(inline: Token, *, heading: bool = False) -> str:
     state = _InlineState(mode=_Mode.RICH, break_text=" " if heading else "\n")
     if heading:
         state.open_markers["*"] = 1
-        state.pieces.append(_Piece("*", opens=True))
+        state.pieces.append(Piece("*", opens=True))
     _collect(_tree(inline.children or []), state)
     if heading:
-        state.pieces.append(_Piece("*", closes=True))
-    return _join_pieces(state.pieces)
+        state.pieces.append(Piece("*", closes=True))
+    return join_pieces(state.pieces)
 
 
 # ---------------------------------------------------------------------------------------------- blocks
@@ -446,7 +476,8 @@ def _table_lines(table: _Node) -> list[_Line]:
                 align_match = _TABLE_ALIGN_RE.search(style)
                 inline = next((child.token for child in cell.children if child.token.type == "inline"), None)
                 text = _plain(_tree(inline.children or []), _Mode.PRE) if inline is not None else ""
-                cells.append((text.strip(), align_match.group(1) if align_match else "left"))
+                cell_text = text.strip().replace("|", _CELL_PIPE)
+                cells.append((cell_text, align_match.group(1) if align_match else "left"))
             rows.append(cells)
         if section.token.type == "thead_open":
             header_rows = len(rows)
@@ -489,6 +520,10 @@ def _list_lines(list_node: _Node, depth: int) -> list[_Line]:
         else:
             marker = _BULLETS[min(depth, len(_BULLETS)) - 1]
         body = _block_lines(item.children, depth + 1, tight=tight)
+        if item.token.meta.get("continued"):
+            # The item began in the previous message, which showed its bullet: only its text continues here.
+            lines.extend(line if line.verbatim or not line.text else _Line(_LIST_INDENT + line.text) for line in body)
+            continue
         if lines and not tight:
             lines.append(_Line(""))
         first = body[0].text if body else ""
@@ -510,7 +545,8 @@ def _one_block(node: _Node, depth: int) -> list[_Line]:
     kind = token.type
     if kind == "paragraph_open":
         inline = next((child.token for child in node.children if child.token.type == "inline"), None)
-        return _text_lines(_rich_inline(inline)) if inline is not None else []
+        text = _rich_inline(inline) if inline is not None else ""
+        return _text_lines(text) if text.strip() else []
     if kind == "heading_open":
         inline = next((child.token for child in node.children if child.token.type == "inline"), None)
         if inline is None or not inline.content.strip():
@@ -527,12 +563,12 @@ def _one_block(node: _Node, depth: int) -> list[_Line]:
     if kind == "table_open":
         return _table_lines(node)
     if kind == "html_block":
-        return _text_lines(_escape_keeping_slack_sequences(token.content.rstrip("\n")))
+        return _text_lines(_shown_as_text(token.content.rstrip("\n")))
     if kind == "inline":
         return _text_lines(_rich_inline(token))
     if node.children:
         return _block_lines(node.children, depth, tight=False)
-    return _text_lines(_escape(token.content.rstrip("\n"))) if token.content.strip() else []
+    return _text_lines(_shown_as_text(token.content.rstrip("\n"))) if token.content.strip() else []
 
 
 def _block_lines(nodes: Sequence[_Node], depth: int, *, tight: bool) -> list[_Line]:
@@ -574,6 +610,39 @@ def _drop_partial_closing_fence(tokens: Sequence[Token], markdown: str) -> None:
         fence.content = head + "\n" if head else ""
 
 
+def _blocks(
+    markdown: str, env: dict[str, Any], *, streaming: bool
+) -> tuple[list[list[_Line]], list[tuple[int, int]]] | None:
+    """The top-level blocks of ``markdown``, rendered, and the lines each spans (None if nested too deeply)."""
+    tokens = _PARSER.parse(markdown, env)
+    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
+        return None  # markdown-it dropped what is nested deeper
+    if streaming:
+        _drop_partial_closing_fence(tokens, markdown)
+    inserted = seam_line(markdown)
+    if inserted is not None:  # list items the splitter reopened were shown (with their bullets) already
+        for token in tokens:
+            if token.type == "list_item_open" and token.map is not None and token.map[0] <= inserted[0]:
+                token.meta["continued"] = True
+    blocks: list[list[_Line]] = []
+    spans: list[tuple[int, int]] = []
+    for node in _tree(tokens):
+        blocks.append(_one_block(node, 1))
+        spans.append((node.token.map[0], node.token.map[1]) if node.token.map else (0, 0))
+    return blocks, spans
+
+
+def _glue(lines: list[str], blocks: Iterable[list[_Line]]) -> list[str]:
+    """``lines`` followed by ``blocks``, one blank line between blocks (as :func:`_block_lines` does)."""
+    for block in blocks:
+        if not block:
+            continue
+        if lines:
+            lines.append("")
+        lines.extend(line.text for line in block)
+    return lines
+
+
 def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
     """Render Claude's Markdown as Slack mrkdwn (see the module docstring for the full invariants).
 
@@ -582,10 +651,105 @@ def to_mrkdwn(markdown: str, *, streaming: bool = False) -> str:
     literal (CommonMark already guarantees that), an unclosed code fence is rendered as a code block that is
     closed at the end of the output (also true without ``streaming``), and additionally a closing fence that
     is only partly typed (a last line of one or two backticks inside an open fence) is hidden instead of
-    flashing up as code content.
+    flashing up as code content. Markdown that renders to nothing (only link reference definitions, an empty
+    heading) and Markdown nested too deeply for the parser are shown as their source text.
     """
-    tokens = _PARSER.parse(markdown)
-    if streaming:
-        _drop_partial_closing_fence(tokens, markdown)
-    lines = _block_lines(_tree(tokens), 1, tight=False)
-    return "\n".join(line.text for line in lines).rstrip()
+    rendered = _blocks(markdown, {}, streaming=streaming)
+    if rendered is None:
+        return _as_text(markdown)
+    text = "\n".join(_glue([], rendered[0])).rstrip()
+    if not text and markdown.strip():
+        # Only invisible Markdown: Slack needs some text, and the model's own characters are the honest choice.
+        return _as_text(markdown)
+    return text
+
+
+LAG_FROM: Final = 400
+"""Unsettled Markdown longer than this is rendered again only once it has grown by an eighth (lazy mode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Growing:
+    """What :func:`render_growing` keeps between calls for one text that only grows."""
+
+    settled: str = ""  # a prefix (whole top-level blocks) whose rendering nothing appended to it can change
+    settled_lines: tuple[str, ...] = ()  # its rendering, line by line
+    references: tuple[tuple[str, Any], ...] = ()  # the link reference definitions in the settled prefix
+    shown: int = 0  # how much of the text the last rendering was of
+    text: str = ""  # that rendering
+    streaming: bool = True
+
+
+def render_growing(
+    markdown: str, state: Growing | None, *, streaming: bool, lazy: bool = False
+) -> tuple[str, int, Growing]:
+    """Render a text that grows by appending, cheaply: ``(text, how much of markdown it shows, new state)``.
+
+    Top-level blocks that another block follows (whose first two lines are complete) can no longer change;
+    only a link reference definition could, and one that the settled text may use starts over. Their
+    rendering is kept and only the last block is parsed and rendered again, so ``text ==
+    to_mrkdwn(markdown, streaming=streaming)`` whenever all of ``markdown`` is shown. With ``lazy``, when
+    the unsettled rest is longer than :data:`LAG_FROM` and has grown by less than an eighth since the last
+    call, the last text is returned again and shows only the ``markdown`` it was made from; this bounds
+    the cost per appended character for any input (a single huge block included). Pass the returned state
+    to the next call; ``None`` starts over.
+    """
+    if state is None or not markdown.startswith(state.settled):
+        state = Growing()
+    if lazy and state.text and state.streaming == streaming and state.shown <= len(markdown):
+        pending = len(markdown) - state.shown
+        unsettled = len(markdown) - len(state.settled)
+        if pending == 0 or (unsettled > LAG_FROM and 8 * pending < unsettled):
+            return state.text, state.shown, state
+    suffix = markdown[len(state.settled) :]
+    known = dict(state.references)
+    env: dict[str, Any] = {"references": dict(known)}
+    rendered = _blocks(suffix, env, streaming=streaming)
+    defined = set(env.get("references", {}))
+    if rendered is None or (state.settled and _mentions(state.settled, defined - set(known))):
+        if state.settled:
+            return render_growing(markdown, None, streaming=streaming)
+        text = to_mrkdwn(markdown, streaming=streaming)
+        return text, len(markdown), Growing(shown=len(markdown), text=text, streaming=streaming)
+    blocks, spans = rendered
+    lines = _glue(list(state.settled_lines), blocks)
+    text = "\n".join(lines).rstrip()
+    if not text and markdown.strip():
+        text = _as_text(markdown)
+    settled, settled_lines, settled_references = state.settled, state.settled_lines, known
+    line_starts = [0, *(match.end() for match in _NEWLINE_RE.finditer(suffix))]
+    last = spans[-1][0] if spans else 0
+    # The blocks before the last one are final once the last one's first two lines are (until then "*" may
+    # still become "**", or a table row its header, either continuing the block before it), if nothing but
+    # a blank line or that block itself comes before it (not a link definition whose title may follow).
+    if (
+        len(blocks) >= 2
+        and last + 2 < len(line_starts)
+        and (spans[-2][1] >= last or not suffix[line_starts[last - 1] : line_starts[last]].strip())
+    ):
+        chunk = suffix[: line_starts[last]]
+        # Only definitions in the settled text are final (one still being written may change its URL); the
+        # settled text must not depend on any other.
+        chunk_env: dict[str, Any] = {"references": dict(known)}
+        BLOCK_PARSER.parse(chunk, chunk_env)
+        chunk_references = chunk_env.get("references", {})
+        if not _mentions(chunk, defined - set(chunk_references)):
+            settled = state.settled + chunk
+            settled_lines = tuple(_glue(list(state.settled_lines), blocks[:-1]))
+            settled_references = chunk_references
+    new_state = Growing(settled, settled_lines, tuple(settled_references.items()), len(markdown), text, streaming)
+    return text, len(markdown), new_state
+
+
+def _mentions(text: str, labels: set[str]) -> bool:
+    """Could ``text`` use one of these link reference labels (compared as CommonMark compares them)?"""
+    if not labels:
+        return False
+    folded = " ".join(text.casefold().split())
+    return any(f"[{' '.join(label.casefold().split())}]" in folded for label in labels)
+
+
+def _as_text(markdown: str) -> str:
+    """The Markdown source itself, shown as plain text (escaped, marker characters literal)."""
+    source = markdown.replace(SEAM, "").replace(TABLE_SEAM, "").strip("\r\n")
+    return "\n".join(line.text for line in _text_lines(_shown_as_text(source))).rstrip()

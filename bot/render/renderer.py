@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.render.mrkdwn import to_mrkdwn
+from bot.render.mrkdwn import Growing, render_growing, to_mrkdwn
 from bot.render.splitting import join_parts, slack_length, split_markdown
 
 
@@ -24,8 +24,14 @@ class SlackRenderer:
     def render(self, markdown: str, *, streaming: bool) -> str:
         return to_mrkdwn(markdown, streaming=streaming)
 
-    def split(self, markdown: str, limit: int, *, reserve: int) -> tuple[str, str]:
-        return split_markdown(markdown, limit, render=_render_closed, reserve=reserve)
+    def render_growing(
+        self, markdown: str, state: object | None, *, streaming: bool, lazy: bool
+    ) -> tuple[str, int, object]:
+        growing = state if isinstance(state, Growing) else None
+        return render_growing(markdown, growing, streaming=streaming, lazy=lazy)
+
+    def split(self, markdown: str, limit: int, *, reserve: int, max_source: int | None = None) -> tuple[str, str]:
+        return split_markdown(markdown, limit, render=_render_closed, reserve=reserve, max_source=max_source)
 
     def length(self, text: str) -> int:
         return slack_length(text)

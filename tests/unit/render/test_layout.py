@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.render.layout import EMPTY_ANSWER, MARKER, PLACEHOLDER, AnswerLayout, format_note
+from bot.render.mrkdwn import render_growing
 from bot.render.renderer import SlackRenderer
 
 R = SlackRenderer()
@@ -85,3 +86,69 @@ def test_japanese_answer_splits_after_sentences() -> None:
     assert len(parts) > 1
     assert all(p.md.endswith("。") for p in parts[:-1])
     assert R.join([p.md for p in parts]) == text
+
+
+def test_an_answer_that_starts_invisible_never_seals_an_empty_part() -> None:
+    """Issue 13, defect 7: link reference definitions render to nothing; Slack refuses an empty text."""
+    text = "".join(f"[ref{i}]: https://example.com/{i}\n" for i in range(300)) + "\nThen some text [ref1]."
+    layout = AnswerLayout(R, limit=500)
+    counts = []
+    for i in range(0, len(text), 25):
+        layout.append(text[i : i + 25])
+        parts = layout.snapshot(final=False)
+        assert all(part.text.strip() for part in parts)
+        counts.append(len(parts))
+    assert counts == sorted(counts)  # the number of messages never goes down
+    final = layout.snapshot(final=True)
+    assert all(part.text.strip() and R.length(part.text) <= 500 for part in final)
+    # Shown as the model wrote them (a message needs some text), and the answer's end as it is.
+    assert final[0].text.startswith("[ref0]: https://example.com/0\n[ref1]: https://example.com/1\n")
+    assert final[-1].text == "Then some text [ref1]."
+    assert R.join([p.md for p in final]) == text
+
+
+def test_invisible_markdown_does_not_grow_a_message_without_bound() -> None:
+    """Issue 13, defect 7: a tail whose Markdown renders to almost nothing is still sealed at a bounded size."""
+    text = "Intro.\n\n" + "".join(f"[r{i}]: https://e.com/{i}\n" for i in range(2000)) + "\nEnd."
+    layout = AnswerLayout(R, limit=500)
+    for i in range(0, len(text), 25):
+        layout.append(text[i : i + 25])
+        assert all(len(part.md) <= 3 * 500 for part in layout.snapshot(final=False))
+    final = layout.snapshot(final=True)
+    assert len(final) > 1 and all(len(part.md) <= 3 * 500 for part in final)
+    assert final[0].text.startswith("Intro.")
+    assert R.join([p.md for p in final]) == text
+
+
+def test_shrink_reopens_parts_with_inserted_markdown() -> None:
+    """A re-opened code block must not keep the fence lines the splitter inserted at the old cut."""
+    text = "Code:\n\n```python\n" + "".join(f"value_{i} = {i}\n" for i in range(150)) + "```\n\nDone."
+    layout = AnswerLayout(R, limit=600)
+    layout.append(text)
+    assert len(layout.snapshot(final=True)) > 2
+    layout.shrink(0)
+    after = layout.snapshot(final=True)
+    assert R.join([p.md for p in after]) == text
+    assert all(part.text.startswith("```") for part in after[1:])  # every continuation is code again
+
+
+def test_a_huge_single_block_is_rendered_again_only_after_it_grew_by_an_eighth() -> None:
+    """Per-delta cost: the interim text of a block of thousands of characters may lag a little behind."""
+    words = "".join(f"w{i} " for i in range(1000))  # one paragraph of 4,890 characters
+    text, shown, state = render_growing(words[:4000], None, streaming=True, lazy=True)
+    assert shown == 4000 and text == words[:4000].strip()
+    text, shown, state = render_growing(words[:4100], state, streaming=True, lazy=True)
+    assert shown == 4000 and text == words[:4000].strip()  # grew by less than an eighth: the last text
+    text, shown, state = render_growing(words[:4600], state, streaming=True, lazy=True)
+    assert shown == 4600 and text == words[:4600].strip()
+    text, shown, _state = render_growing(words[:4610], state, streaming=True, lazy=False)
+    assert shown == 4610 and text == words[:4610].strip()  # not lazy: always all of it
+
+
+def test_interim_part_md_is_exactly_what_its_text_shows() -> None:
+    words = "".join(f"w{i} " for i in range(700))
+    layout = AnswerLayout(R, limit=3900)
+    for i in range(0, len(words), 25):
+        layout.append(words[i : i + 25])
+        for part in layout.snapshot(final=False):
+            assert part.text.removesuffix(MARKER).split() == part.md.split()

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, to_mrkdwn
+from bot.render.mrkdwn import HR_LINE, ZWSP, display_width, render_growing, to_mrkdwn
 
 Z = ZWSP
+LIT = "<!date^00000000^{_}|"  # a Slack date token with an invalid format: Slack shows its fallback as plain text
 
 CASES: list[tuple[str, str, str]] = [
     # --- emphasis
@@ -53,6 +54,11 @@ CASES: list[tuple[str, str, str]] = [
     ("email_autolink", "<a@b.co>", "<mailto:a@b.co|a@b.co>"),
     ("bare_url", "see https://e.com/x.", "see <https://e.com/x>."),
     ("bare_url_parentheses", "(http://x.com/a_(b)_c).", "(<http://x.com/a_(b)_c>)."),
+    # issue 13, defect 6: a bare URL keeps its non-ASCII path and its "*" (the link goes to the right page)
+    ("bare_url_non_ascii_path", "https://ja.wikipedia.org/wiki/東京", "<https://ja.wikipedia.org/wiki/東京>"),
+    ("bare_url_star_in_path", "https://example.com/*star*/x", "<https://example.com/*star*/x>"),
+    ("bare_url_japanese_after_ascii_path", "詳細はhttps://example.com/docsを参照", "詳細は<https://example.com/docs>を参照"),
+    ("bare_url_inside_bold", "**https://e.com/x**", "*<https://e.com/x>*"),
     ("relative_link", "[doc](/path)", "doc (/path)"),
     ("image", "![alt](https://e.com/i.png)", "<https://e.com/i.png|alt>"),
     ("image_without_alt", "![](https://e.com/i.png)", "<https://e.com/i.png>"),
@@ -115,6 +121,16 @@ CASES: list[tuple[str, str, str]] = [
         "| x | y |\n|---|---|\n| **b** `c` | [l](http://e.com) |\n| a & b | <@U1> |",
         "```\nx     | y\n------+-----------------\nb c   | l (http://e.com)\na &amp; b | &lt;@U1&gt;\n```",
     ),
+    (  # issue 13, defect 9: a ZWJ family is one picture, two columns wide, as Slack shows it
+        "table_zwj_emoji_two_columns",
+        "| a | b |\n|---|---|\n| 👨\u200d👩\u200d👧 | x |\n| ab | y |",
+        "```\na  | b\n---+--\n👨\u200d👩\u200d👧 | x\nab | y\n```",
+    ),
+    (  # issue 13, defect 9: an escaped pipe stays inside its cell and does not read as a column separator
+        "table_escaped_pipe_in_cell",
+        "| a | b |\n|---|---|\n| x \\| y \\| z | w |",
+        "```\na         | b\n----------+--\nx ∣ y ∣ z | w\n```",
+    ),
     # --- horizontal rule
     ("hr", "a\n\n---\n\nb", f"a\n\n{HR_LINE}\n\nb"),
     ("hr_stars", "***", HR_LINE),
@@ -141,6 +157,45 @@ CASES: list[tuple[str, str, str]] = [
     ("html_comment_shown", "<!-- c -->", "&lt;!-- c --&gt;"),
     ("html_block_keeps_mention", "<div>\n<@U1> hi\n</div>", "&lt;div&gt;\n<@U1> hi\n&lt;/div&gt;"),
     ("literal_gt_at_line_start_not_quote", "\\> not quote", f"{Z}&gt; not quote"),
+    # --- issue 13, defect 2: a literal ``` outside code never pairs with a real fence
+    (
+        "literal_triple_backtick_in_prose",
+        "Type ``` to open a block:\n\n```py\nx = 1\n```",
+        f"Type {LIT}```> to open a block:\n\n```\nx = 1\n```",
+    ),
+    ("cm_example_347_unmatched_backtick_runs", "```foo``", f"{LIT}```>foo{LIT}``>"),
+    (
+        "cm_example_161_html_block_with_fence_lines",
+        "<div></div>\n``` c\nint x = 33;\n```",
+        f"&lt;div&gt;&lt;/div&gt;\n{LIT}```> c\nint x = 33;\n{LIT}```>",
+    ),
+    (
+        "html_block_markers_literal",
+        "<div>\n**Hello**, _world_.\n</div>",
+        f"&lt;div&gt;\n{LIT}**>Hello{LIT}**>, {LIT}_>world{LIT}_>.\n&lt;/div&gt;",
+    ),
+    # --- issue 13, defect 4: escapes and entities stay the characters the model wrote
+    ("escaped_star_not_bold", "\\*not emphasized*", f"{LIT}*>not emphasized{LIT}*>"),
+    ("escaped_backticks_not_code", "\\`not code\\`", f"{LIT}`>not code{LIT}`>"),
+    ("entity_stars_not_bold", "&#42;foo&#42;", f"{LIT}*>foo{LIT}*>"),
+    ("escaped_underscores_not_italic", "\\_not italic\\_", f"{LIT}_>not italic{LIT}_>"),
+    ("single_tildes_not_struck", "~not struck~", f"{LIT}~>not struck{LIT}~>"),
+    ("lone_star_between_spaces_untouched", "2 * 3 * 4", "2 * 3 * 4"),
+    ("snake_case_untouched", "call snake_case_name now", "call snake_case_name now"),
+    ("tilde_paths_untouched", "see ~/.config and ~/.bashrc", "see ~/.config and ~/.bashrc"),
+    ("link_label_markers_look_alike", "[\\*a\\*](https://e.com)", "<https://e.com|∗a∗>"),
+    # --- issue 13, defect 5: no "**" left in the output
+    ("heading_with_escaped_stars", "# foo *bar* \\*baz\\*", f"*foo _bar_ {LIT}*>baz{LIT}*>*"),
+    ("bold_then_literal_star", "**foo***", f"*foo*{LIT}*>"),
+    ("bold_label_without_space", "**Note:**This has no space.", f"*Note:*{Z}This has no space."),
+    ("bold_label_without_space_ja", "**注意：**これは大事", f"*注意：*{Z}これは大事"),
+    ("literal_star_run_inside_bold", "**a****b**", f"*a{LIT}****>b*"),
+    ("adjacent_strikes_kept_apart", "~~a~~~~b~~", f"~a~{Z}~b~"),
+    # --- issue 13, defect 7: Markdown that renders to nothing still gives Slack the model's text
+    ("reference_definitions_only_shown", "[a]: https://x.com\n[b]: https://y.com", "[a]: https://x.com\n[b]: https://y.com"),
+    ("empty_heading_shown", "#", "#"),
+    # markdown-it drops what is nested deeper than its limit: such input is shown as it is instead
+    ("deep_nesting_shown_as_text", "> " * 120 + "deep", Z + "&gt; " * 120 + "deep"),
     # --- layout
     ("paragraphs_one_blank_line", "a\n\n\n\nb", "a\n\nb"),
     ("soft_break_kept", "a\nb", "a\nb"),
@@ -157,11 +212,11 @@ def test_to_mrkdwn(markdown: str, expected: str) -> None:
 
 
 STREAMING_CASES: list[tuple[str, str, str]] = [
-    ("unclosed_bold", "**bold", "**bold"),
-    ("unclosed_bold_after_closed_one", "done **x** and **y", "done *x* and **y"),
+    ("unclosed_bold", "**bold", f"{LIT}**>bold"),
+    ("unclosed_bold_after_closed_one", "done **x** and **y", f"done *x* and {LIT}**>y"),
     ("unclosed_italic", "_x", "_x"),
     ("unclosed_inline_code", "`x and **y**", "`x and *y*"),
-    ("ja_unclosed_bold", "これは**重要", "これは**重要"),
+    ("ja_unclosed_bold", "これは**重要", f"これは{LIT}**>重要"),
     ("unclosed_fence", "```py\nx = 1", "```\nx = 1\n```"),
     ("unclosed_fence_then_nothing", "```py", "```\n \n```"),
     ("partial_closing_fence_hidden", "```py\nx = 1\n``", "```\nx = 1\n```"),
@@ -189,8 +244,24 @@ def test_streaming_equals_final_for_finished_text() -> None:
 
 @pytest.mark.parametrize(
     ("text", "width"),
-    [("abc", 3), ("日本", 4), ("ｱ", 1), ("é", 1), ("e\u0301", 1), (f"a{Z}b", 2), ("", 0)],
-    ids=["ascii", "wide", "halfwidth_kana", "precomposed", "combining", "zwsp", "empty"],
+    [
+        ("abc", 3),
+        ("日本", 4),
+        ("ｱ", 1),
+        ("é", 1),
+        ("e\u0301", 1),
+        (f"a{Z}b", 2),
+        ("", 0),
+        ("👨\u200d👩\u200d👧", 2),
+        ("🇯🇵", 2),
+        ("👍🏽", 2),
+        ("1\ufe0f\u20e3", 2),
+        ("❤\ufe0f", 2),
+    ],
+    ids=[
+        "ascii", "wide", "halfwidth_kana", "precomposed", "combining", "zwsp", "empty",
+        "zwj_family", "flag", "skin_tone", "keycap", "emoji_presentation",
+    ],
 )
 def test_display_width(text: str, width: int) -> None:
     assert display_width(text) == width
@@ -200,6 +271,7 @@ def test_display_width(text: str, width: int) -> None:
 
 _ALLOWED_SEQUENCE_RE = re.compile(
     r"<(?:@[A-Z0-9]+|#[A-Z0-9]+|!subteam\^[A-Z0-9]+|[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>|]*)(?:\|[^<>]*)?>"
+    r"|<!date\^00000000\^\{_\}\|[*_~`]+>"  # literal marker characters (see bot.render.slack_text)
 )
 # Block quote markers: ">" at the start of a line, possibly after list markers/indentation or other ">".
 _QUOTE_PREFIX_RE = re.compile(r"^(?:[ ]*(?:(?:[•◦▪]|\d+[.)])[ ]*)*>)+", re.MULTILINE)
@@ -280,3 +352,58 @@ def test_every_word_of_plain_text_survives(text: str, streaming: bool) -> None:
     out = to_mrkdwn(text, streaming=streaming)
     for word in re.findall(r"\w+", text):
         assert word in out
+
+
+_GROWING_FRAGMENTS = st.sampled_from(
+    [
+        "alpha ", "**b** ", "\n", "\n\n", "- item\n", "  - nested\n", "1. one\n", "2. two\n", "> q\n", ">",
+        "```py\n", "```\n", "~~~\n", "| a | b |\n", "|---|---|\n", "# H\n", "===\n", "---\n", "    code\n",
+        "[r]: https://x.com\n", "[x]: /u \"t\"\n", "\"title\"\n", "[r] ", "[x]\n", "<div>\n", "<!-- c\n", "-->\n",
+        "`", "*", "_", "|", "=", "+", "1)", " ", "\t", "これは**重要**です",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_GROWING_FRAGMENTS, max_size=40), st.lists(st.integers(1, 30), min_size=1, max_size=40))
+def test_rendering_a_growing_text_piece_by_piece_equals_rendering_it_whole(
+    fragments: list[str], steps: list[int]
+) -> None:
+    """The layout renders only the last block again as the answer grows; that must not change the text."""
+    text = "".join(fragments)
+    state = None
+    pos = 0
+    for index in range(len(text)):
+        if pos >= len(text):
+            break
+        pos = min(len(text), pos + steps[index % len(steps)])
+        shown, length, state = render_growing(text[:pos], state, streaming=True)
+        assert length == pos
+        assert shown == to_mrkdwn(text[:pos], streaming=True)
+    assert render_growing(text, state, streaming=False)[0] == to_mrkdwn(text)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # "*" would start a list; "**" continues the item before it, so the item is not final yet
+        (["- item\n*", "*"], "• item\n    **"),
+        # the table that "-" made of the line before is undone by "->", so that line is not final either
+        (["alpha \n|- item\n--", ">"], "alpha\n|- item\n--&gt;"),
+        # a definition still being written must not decide how earlier text renders
+        (['alpha [x]: /u "t"\n- item\n\n[x]: /u ', '"'], 'alpha [x]: /u "t"\n\n• item\n\n[x]: /u "'),
+        # a definition that arrives later turns earlier text into a link
+        (
+            ["[y] is a link\n\n- a\n- b\n\nmore text\n\n", "[y]: https://y.com\n"],
+            "<https://y.com|y> is a link\n\n• a\n• b\n\nmore text",
+        ),
+    ],
+    ids=["lazy_line", "table_undone", "definition_being_written", "late_definition"],
+)
+def test_growing_text_is_not_settled_too_early(steps: list[str], expected: str) -> None:
+    state = None
+    text = ""
+    for step in steps:
+        text += step
+        shown, _length, state = render_growing(text, state, streaming=True)
+    assert shown == expected

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from bot.render.mrkdwn import to_mrkdwn
-from bot.render.splitting import REOPEN_MARK, join_parts, slack_length, split_all, split_markdown
+from bot.render.splitting import (
+    REOPEN_MARK,
+    join_parts,
+    slack_length,
+    split_all,
+    split_markdown,
+    split_markdown_native,
+)
+
+# The splitter's insertions, as documented in bot/render/seams.py (written out, not imported).
+SEAM = "\u2063\u2064\u2063"
+TABLE_SEAM = "\u2063\u2062\u2063"
+LIT = "<!date^00000000^{_}|"  # how the converter shows marker characters literally
+# An independent CommonMark parser to ask what a part is (block level).
+CM = MarkdownIt("commonmark").enable("table")
 
 
 def identity(text: str) -> str:
@@ -66,6 +82,13 @@ HEAD_CASES: list[tuple[str, str, int, Callable[[str], str], str]] = [
         40,
         identity,
         "Read this: ",
+    ),
+    (  # issue 13, defect 6: the splitter knows the same URLs as the converter
+        "url_with_japanese_path_not_cut",
+        "見て https://ja.wikipedia.org/wiki/東京都庁舎 です",
+        36,
+        identity,
+        "見て ",
     ),
     ("mention_not_cut", "hello there <@U123ABCDEF> friend", 20, identity, "hello there "),
     ("mention_not_cut_rendered", "hello there <@U123ABCDEF> friend", 20, to_mrkdwn, "hello there "),
@@ -141,11 +164,11 @@ REOPEN_CASES: list[tuple[str, str, int, str]] = [
         f"```python{REOPEN_MARK}0\nprint(4)\nprint(5)\nprint(6)\nprint(7)\nprint(8)\nprint(9)\n```\n\nDone.",
     ),
     ("mid_line_flag_1", "```\n" + "x" * 100 + "\n```", 50, f"```{REOPEN_MARK}1\n" + "x" * 58 + "\n```"),
-    (
-        "list_prefix",
+    (  # the list item is reopened too (the converter does not show its bullet again)
+        "list_item_reopened",
         "- step:\n\n  ```sh\n  aaa\n  bbb\n  ccc\n  ```\n",
         30,
-        f"  ```sh{REOPEN_MARK}0\n  bbb\n  ccc\n  ```\n",
+        f"- ```sh{REOPEN_MARK}0\n  bbb\n  ccc\n  ```\n",
     ),
     ("quote_prefix", "> ```\n> aaa\n> bbb\n> ccc\n> ```", 20, f"> ```{REOPEN_MARK}0\n> bbb\n> ccc\n> ```"),
     ("tilde_fence", "~~~~text\naaa\nbbb\nccc\n~~~~", 20, f"~~~~text{REOPEN_MARK}0\nbbb\nccc\n~~~~"),
@@ -247,6 +270,205 @@ def test_rendered_table_part_fits_and_cuts_between_rows() -> None:
         assert part.endswith("|\n")
 
 
+# ------------------------------------------------------------------- issue 13: every part means what it meant
+
+
+@pytest.mark.parametrize(
+    ("marker", "shown"),
+    [
+        ("~~~", "~~~ four five six seven eight"),
+        ("```", f"{LIT}```> four five six seven eight"),
+        ("#", "# four five six seven eight"),
+        ("-", "- four five six seven eight"),
+        ("+", "+ four five six seven eight"),
+        ("*", "* four five six seven eight"),
+        ("1.", "1. four five six seven eight"),
+        (">", "\u200b&gt; four five six seven eight"),
+        ("<div>", "&lt;div&gt; four five six seven eight"),
+    ],
+    ids=["tildes", "backticks", "hash", "dash", "plus", "star", "number", "quote", "html"],
+)
+def test_rest_starting_with_a_block_marker_stays_text(marker: str, shown: str) -> None:
+    """Issue 13, defect 1: the rest of a paragraph never opens a code block, heading, list, quote or HTML."""
+    text = f"one two three {marker} four five six seven eight"
+    head, rest = split_markdown(text, 14)
+    assert head == "one two three "
+    assert rest == f"{SEAM}{marker} four five six seven eight"
+    assert to_mrkdwn(rest) == shown
+    assert join_parts([head, rest]) == text
+
+
+def test_a_paragraph_line_that_looks_like_a_list_item_stays_text() -> None:
+    """Issue 13, defect 1 at a line break: '2.' cannot start a list inside a paragraph, but could a part."""
+    text = "alpha beta gamma\n2. delta epsilon zeta"
+    head, rest = split_markdown(text, 20, render=identity)
+    assert (head, rest) == ("alpha beta gamma\n", f"{SEAM}2. delta epsilon zeta")
+    assert to_mrkdwn(rest) == "2. delta epsilon zeta"
+    assert [t.type for t in CM.parse(rest)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_a_long_paragraph_with_tildes_at_the_cut_stays_text() -> None:
+    """Issue 13, defect 1 at the real limit: '~~~' at offset 3,898 of a 6,203-character paragraph."""
+    text = ("a " * 1949 + "~~~ " + "b " * 1151).strip()
+    assert len(text) == 6203 and text.index("~~~") == 3898
+    parts = split_all(text, 3900)
+    assert join_parts(parts) == text
+    shown = [to_mrkdwn(part) for part in parts]
+    assert all("```" not in s for s in shown)  # no part became a code block
+    assert " ".join(shown).split() == text.split()  # every word is shown, as text
+    for part in parts:
+        assert [t.type for t in CM.parse(part)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_long_table_repeats_its_header_in_every_part() -> None:
+    """Issue 13, defect 3: a table continued in the next message is still a table, with its header."""
+    text = "| name | value |\n|---|---|\n" + "".join(f"| row {i} | *{i}* |\n" for i in range(1, 10))
+    parts = split_all(text, 80)
+    assert [to_mrkdwn(part) for part in parts] == [
+        "```\nname  | value\n------+------\nrow 1 | 1\nrow 2 | 2\nrow 3 | 3\n```",
+        "```\nname  | value\n------+------\nrow 4 | 4\nrow 5 | 5\nrow 6 | 6\nrow 7 | 7\n```",
+        "```\nname  | value\n------+------\nrow 8 | 8\nrow 9 | 9\n```",
+    ]
+    assert parts[1].startswith(f"|{TABLE_SEAM} name | value |\n|---|---|\n| row 4 |")
+    assert join_parts(parts) == text
+
+
+def test_long_table_at_the_real_limit() -> None:
+    """Issue 13, defect 3: an 8,600-character table split at 3,900 shows no raw pipes in any part."""
+    rows = []
+    while sum(len(row) for row in rows) < 8600:
+        rows.append(f"| row {len(rows)} | *{len(rows)}* |\n")
+    text = "| name | value |\n|---|---|\n" + "".join(rows)
+    parts = split_all(text, 3900)
+    assert len(parts) >= 2
+    assert join_parts(parts) == text
+    for part in parts:
+        shown = to_mrkdwn(part)
+        assert slack_length(shown) <= 3900
+        assert shown.startswith("```\nname ")
+        assert shown.endswith("\n```") and shown.count("```") == 2
+        assert "| row" not in shown and "*" not in shown
+
+
+def test_forced_cut_inside_indented_code_keeps_it_code() -> None:
+    """Issue 13, defect 8: the rest of a code line cut in two is still code, so an entity stays literal."""
+    parts = split_all("    f&ouml;f&ouml;\n", 20)
+    assert [to_mrkdwn(part) for part in parts] == ["```\nf&amp;ouml;f\n```", "```\n&amp;ouml;\n```"]
+    assert join_parts(parts) == "    f&ouml;f&ouml;\n"
+
+
+@pytest.mark.parametrize("render", [to_mrkdwn, identity], ids=["mrkdwn", "as_is"])
+def test_a_very_long_fence_never_raises(render: Callable[[str], str]) -> None:
+    """Issue 13, defect 8: reopening a fence needs a line of bounded length, whatever the fence and language."""
+    text = "~" * 7800 + " lang " + "i" * 7800 + "\n" + "".join(f"line {i}\n" for i in range(2000)) + "~" * 7800 + "\n"
+    parts = split_all(text, 3900, render=render)
+    assert join_parts(parts) == text
+    assert all(slack_length(render(part)) <= 3900 for part in parts)
+    if render is to_mrkdwn:
+        assert all(to_mrkdwn(part).startswith("```\n") for part in parts)
+        assert parts[1].startswith(f"~~~ lang{REOPEN_MARK}2\nline ")  # reopened short, nothing added before
+        assert all(part.startswith(f"~~~ lang{REOPEN_MARK}") for part in parts[1:])
+
+
+def test_trailing_spaces_get_no_part_of_their_own() -> None:
+    """Issue 13, defect 10: no part renders to nothing."""
+    parts = split_all("word " * 1000 + " " * 9000, 3900)
+    assert [to_mrkdwn(part) for part in parts] == [("word " * 780).strip(), ("word " * 220).strip()]
+    assert join_parts(parts) == "word " * 1000 + " " * 9000
+    parts = split_all("\n" * 9000 + "word " * 1000, 3900)  # nor does leading whitespace
+    assert all(to_mrkdwn(part).strip() for part in parts)
+    assert " ".join(to_mrkdwn(part) for part in parts).split() == ["word"] * 1000
+
+
+def test_a_nested_list_item_continues_inside_its_list() -> None:
+    """A cut inside a nested item: the rest reopens both items (without showing their bullets again)."""
+    text = "- a\n  - b1 b2 b3 b4 b5 b6 b7 b8 b9\n  - c\n- d\n"
+    parts = split_all(text, 30)
+    assert parts == ["- a\n  - b1 b2 b3 b4 b5 b6 ", f"- - {SEAM}b7 b8 b9\n  - c\n- d\n"]
+    assert [to_mrkdwn(part) for part in parts] == ["• a\n    ◦ b1 b2 b3 b4 b5 b6", "        b7 b8 b9\n    ◦ c\n• d"]
+    assert join_parts(parts) == text
+
+
+def test_an_item_indented_four_spaces_continues_at_its_depth() -> None:
+    """A nested item four columns in: its marker cannot share a line with its parent's, so the parent's marker
+    gets a line of its own (a list item may start with an empty line)."""
+    text = "- a\n    - b1 b2 b3 b4 b5 b6 b7 b8 b9\n    - c\n"
+    parts = split_all(text, 30)
+    assert parts == ["- a\n    - b1 b2 b3 b4 b5 b6 ", f"-\n    - {SEAM}b7 b8 b9\n    - c\n"]
+    assert to_mrkdwn(parts[1]) == "        b7 b8 b9\n    ◦ c"
+    assert join_parts(parts) == text
+
+
+def test_a_quote_continues_as_a_quote() -> None:
+    text = "> one two three four five six seven eight nine ten\n> eleven twelve\n"
+    parts = split_all(text, 30)
+    assert [to_mrkdwn(part) for part in parts] == [
+        "> one two three four five six",
+        "> seven eight nine ten",
+        "> eleven twelve",
+    ]
+    assert join_parts(parts) == text
+
+
+def test_a_heading_is_never_cut_from_its_underline() -> None:
+    text = "Some words here\nand a title\n===\n\nbody text goes on and on"
+    head, rest = split_markdown(text, 35, render=identity)
+    assert head == "Some words here\nand a title\n===\n\n"
+    assert rest == "body text goes on and on"
+
+
+def test_a_cut_never_leaves_a_line_that_turns_into_a_rule() -> None:
+    """'--- x' is text; '--- ' at the end of a part would be a thematic break."""
+    text = "alpha beta\n--- gamma delta epsilon"
+    head, rest = split_markdown(text, 16, render=identity)
+    assert head == "alpha beta\n"
+    assert join_parts([head, rest]) == text
+
+
+# ------------------------------------------------------------------------------------- native Markdown
+
+
+def test_native_text_that_fits_is_not_split() -> None:
+    text = "# Title\n\n" + "word " * 2000
+    assert split_markdown_native(text) == (text, "")
+
+
+def test_native_parts_stay_under_12000_and_join_back() -> None:
+    text = "".join(f"Paragraph {i}: " + "lorem ipsum dolor " * 40 + "\n\n" for i in range(60))
+    parts = []
+    rest = text
+    while rest:
+        head, rest = split_markdown_native(rest)
+        parts.append(head)
+    assert len(parts) >= 4
+    assert all(slack_length(part) <= 12000 for part in parts)
+    assert all(part.endswith("\n\n") for part in parts[:-1])  # cut between paragraphs
+    assert join_parts(parts) == text
+
+
+def test_native_fence_is_closed_and_reopened_with_its_language() -> None:
+    text = "Intro:\n\n```python\n" + "".join(f"print({i})\n" for i in range(10)) + "```\n\nDone."
+    head, rest = split_markdown_native(text, 60)
+    assert head == "Intro:\n\n```python\nprint(0)\nprint(1)\nprint(2)\nprint(3)\n```"
+    assert rest.startswith(f"```python{REOPEN_MARK}0\nprint(4)\n")
+    assert CM.parse(rest)[0].type == "fence" and CM.parse(rest)[0].info.startswith("python")
+    assert join_parts([head, rest]) == text
+
+
+def test_native_rest_never_starts_with_a_block_marker() -> None:
+    head, rest = split_markdown_native("one two three ~~~ four five six seven eight", 14)
+    assert (head, rest) == ("one two three ", f"{SEAM}~~~ four five six seven eight")
+    assert [t.type for t in CM.parse(rest)] == ["paragraph_open", "inline", "paragraph_close"]
+
+
+def test_native_table_repeats_its_header() -> None:
+    text = "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(20))
+    head, rest = split_markdown_native(text, 80)
+    assert rest.startswith(f"|{TABLE_SEAM} a | b |\n|---|---|\n| ")
+    assert CM.parse(rest)[0].type == "table_open"
+    assert join_parts([head, rest]) == text
+
+
 # ------------------------------------------------------------------------------------------ properties
 
 _ALPHABET = st.sampled_from([*"ab xyz\n\n`*_<>&|-#.。、!日本語です漢字😀👍", "\u200d", "é", "\t"])
@@ -295,6 +517,198 @@ def test_split_markdown_head_fits_with_reserve(text: str, limit: int, reserve: i
     assert slack_length(to_mrkdwn(head)) + reserve <= limit
     assert head or not text
     assert rest == "" or head
+
+
+# ---------------------------------------------------- property: every part keeps the block structure it had
+#
+# Written from the documented behaviour, not from the product's code: an independent CommonMark parse says
+# what each line of the whole and of each part is (its leaf block and the quotes and lists around it), and
+# each part's own text is found by the documented insertion format (bot/render/seams.py).
+
+_LEAF_KINDS = {
+    "paragraph_open": "paragraph",
+    "heading_open": "heading",
+    "fence": "code",
+    "code_block": "code",
+    "table_open": "table",
+    "html_block": "html",
+    "hr": "hr",
+}
+_CONTAINERS = ("blockquote", "bullet_list", "ordered_list", "list_item")
+_REOPEN_RE = re.compile(re.escape(REOPEN_MARK) + r"([0-3])$")
+_OPENER_LINE_RE = re.compile(r"[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t>]*)*")
+
+
+def _line_structure(text: str) -> list[tuple[str, tuple[str, ...]] | None]:
+    """For each line: (its leaf block, the containers around it, outermost first), or None (blank...)."""
+    lines = text.split("\n")
+    info: list[tuple[str, tuple[str, ...]] | None] = [None] * len(lines)
+    stack: list[str] = []
+    for token in CM.parse(text):
+        name = token.type.rsplit("_", 1)[0]
+        if name in _CONTAINERS and token.nesting == 1:
+            stack.append(name)
+        elif name in _CONTAINERS and token.nesting == -1:
+            stack.pop()
+        elif token.type in _LEAF_KINDS and token.map:
+            for line in range(token.map[0], min(token.map[1], len(lines))):
+                info[line] = (_LEAF_KINDS[token.type], tuple(stack))
+    return info
+
+
+def _insertion_line(part: str) -> tuple[int, str] | None:
+    """(offset, text) of the line ending the splitter's insertion at the start of ``part``, if any."""
+    offset = 0
+    lines = part.split("\n")
+    for index, line in enumerate(lines[:9]):
+        if SEAM in line or TABLE_SEAM in line or _REOPEN_RE.search(line):
+            return offset, line
+        if index == len(lines) - 1 or not _OPENER_LINE_RE.fullmatch(line):
+            return None
+        offset += len(line) + 1
+    return None
+
+
+def _own_text_spans(parts: list[str]) -> list[tuple[int, int]]:
+    """For each part, where its own text (not inserted by the splitter) starts and ends."""
+    spans = []
+    for index, part in enumerate(parts):
+        start = 0
+        found = _insertion_line(part) if index else None
+        if found:
+            offset, line = found
+            reopen = _REOPEN_RE.search(line)
+            if reopen:
+                fence = re.search(r"`{3,}|~{3,}", line)
+                assert fence is not None
+                continued = re.sub(r"[^\s>]", " ", line[: fence.start()]) if reopen.group(1) in "13" else ""
+                start = offset + len(line) + 1 + len(continued)
+            elif TABLE_SEAM in line:
+                start = offset + len(line) + 1 + len(part[offset:].split("\n", 2)[1]) + 1
+            else:
+                start = offset + line.index(SEAM) + len(SEAM)
+        end = len(part)
+        following = _insertion_line(parts[index + 1]) if index + 1 < len(parts) else None
+        reopen = _REOPEN_RE.search(following[1]) if following else None
+        if following and reopen and reopen.group(1) in "01":
+            fence = re.search(r"`{3,}|~{3,}", following[1])
+            assert fence is not None
+            closing = re.sub(r"[^\s>]", " ", following[1][: fence.start()]) + fence.group(0)
+            assert part.endswith(closing)
+            end -= len(closing) + (1 if reopen.group(1) == "1" else 0)
+        spans.append((start, end))
+    return spans
+
+
+def _outside_code(shown: str) -> str:
+    """Slack text without code blocks, code spans and literal-character tokens (each left as one letter)."""
+    shown = re.sub(r"<!date\^00000000\^\{_\}\|[^>]*>", "x", shown)
+    kept = []
+    in_code = False
+    for line in shown.split("\n"):
+        if line.lstrip(" >•◦▪0123456789.)") == "```":
+            in_code = not in_code
+        elif not in_code:
+            kept.append(re.sub(r"`[^`\n]*`", "c", line))
+    return "\n".join(kept)
+
+
+_WORDS = st.sampled_from(
+    [
+        "alpha", "beta", "gamma", "**bold**", "*it*", "`code`", "[link](https://e.com/x)", "https://e.com/a_b",
+        "日本語の文章です。", "これは長い日本語の文章で句読点がありません", "#", "-", "+", "1.", "2.", ">", "~~~", "*",
+        "|", "===", "---", "<b>bold</b>", "x", "end.", "Note:", "\\*esc\\*", "a_b_c", "~~strike~~",
+    ]
+)
+_PARAGRAPH = st.lists(_WORDS, min_size=1, max_size=30).map(" ".join)
+_LEAF = st.one_of(
+    _PARAGRAPH,
+    st.lists(_PARAGRAPH, min_size=2, max_size=4).map("\n".join),
+    st.tuples(st.integers(1, 3), st.lists(_WORDS, min_size=1, max_size=4)).map(
+        lambda t: "#" * t[0] + " " + " ".join(t[1])
+    ),
+    st.lists(_WORDS, min_size=1, max_size=4).map(lambda ws: " ".join(ws) + "\n==="),
+    st.tuples(
+        st.sampled_from(["```", "~~~", "````"]),
+        st.sampled_from(["", "py", "sh"]),
+        st.lists(st.sampled_from(["x = 1", "", "  indented", "```", "- item", "# c"]), max_size=12),
+    ).map(lambda t: t[0] + t[1] + "\n" + "".join(line + "\n" for line in t[2]) + t[0]),
+    st.lists(st.sampled_from(["a | b", "1 | *2*", "x \\| y | z"]), min_size=1, max_size=8).map(
+        lambda rows: "| h1 | h2 |\n|---|---|\n" + "\n".join(f"| {row} |" for row in rows)
+    ),
+    st.lists(st.sampled_from(["code()", "more", "x < y"]), min_size=1, max_size=5).map(
+        lambda lines: "\n".join("    " + line for line in lines)
+    ),
+    st.lists(st.sampled_from(["<div>", "**Hello**", "text _x_", "</div>"]), max_size=3).map(
+        lambda lines: "\n".join(["<div>", *lines])
+    ),
+    st.just("---"),
+)
+
+
+def _indent(block: str, first: str, rest: str) -> str:
+    lines = block.split("\n")
+    return "\n".join((first if i == 0 else rest if line.strip() else "") + line for i, line in enumerate(lines))
+
+
+_BLOCK = st.recursive(
+    _LEAF,
+    lambda inner: st.one_of(
+        st.tuples(
+            st.sampled_from(["- ", "* ", "1. ", "3) ", "10. "]),
+            st.sampled_from([0, 1, 2]),  # extra indentation of the item's content lines (nested items deeper)
+            st.lists(st.lists(inner, min_size=1, max_size=3), min_size=1, max_size=4),
+            st.booleans(),
+        ).map(
+            lambda t: ("\n\n" if t[3] else "\n").join(
+                _indent("\n\n".join(item), t[0], " " * (len(t[0]) + t[1])) for item in t[2]
+            )
+        ),
+        st.lists(inner, min_size=1, max_size=3).map(lambda blocks: _indent("\n\n".join(blocks), "> ", "> ")),
+    ),
+    max_leaves=8,
+)
+_DOCUMENTS = st.lists(_BLOCK, min_size=1, max_size=6).map(lambda blocks: "\n\n".join(blocks) + "\n")
+
+
+def _small_unsplittable_blocks(text: str, limit: int) -> bool:
+    """Headings, HTML blocks, table rows and fence opening lines cannot be cut; keep them well under a part."""
+    lines = text.split("\n")
+    for token in CM.parse(text):
+        block = "\n".join(lines[token.map[0] : token.map[1]]) if token.map else ""
+        if token.type in ("heading_open", "html_block", "tr_open") and 8 * len(block) > limit:
+            return False
+        if token.map and token.type == "fence" and 2 * len(lines[token.map[0]]) > limit:
+            return False
+    return True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(_DOCUMENTS, st.integers(min_value=120, max_value=900), st.booleans())
+def test_every_part_keeps_its_block_structure(text: str, limit: int, native: bool) -> None:
+    """Issue 13: any generated answer, any cut: each part renders as the block structure it had in the whole
+    (paragraph, heading, code, table, HTML, rule, and the quotes and lists around it), no literal ```
+    or ** reaches Slack outside code, and the parts join back exactly."""
+    assume(_small_unsplittable_blocks(text, limit))
+    render = identity if native else to_mrkdwn
+    parts = split_all(text, limit, render=render)
+    assert join_parts(parts) == text
+    spans = _own_text_spans(parts)
+    assert "".join(part[start:end] for part, (start, end) in zip(parts, spans, strict=True)) == text
+    whole = _line_structure(text)
+    done = 0
+    for part, (start, end) in zip(parts, spans, strict=True):
+        shown = render(part)
+        assert shown.strip() and slack_length(shown) <= limit
+        mine = _line_structure(part)
+        for index in range(start, end):
+            if not part[index].isspace():
+                where = done + index - start
+                assert mine[part.count("\n", 0, index)] == whole[text.count("\n", 0, where)], (part, index)
+        done += end - start
+        if not native:
+            assert "```" not in _outside_code(shown)
+            assert "**" not in _outside_code(shown)
 
 
 # ------------------------------------------------------------------------------------------ efficiency
