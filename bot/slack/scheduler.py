@@ -305,6 +305,8 @@ class Scheduler:
             return False  # only an update in flight is in the way: it lands within a round trip
         if self._full(Method.POST) or self._paused(Method.POST, slot.channel, now) > 0:
             return False
+        if self._held.get(self._key(Method.POST, slot.channel), 0.0) > now:
+            return False  # the workspace's post budget for that channel said to wait
         return self._post_bucket(slot.channel, now).time_until(1.0, now) <= 0
 
     def take_post(self, channel: str, now: float) -> float:

@@ -379,3 +379,28 @@ def test_a_429_names_the_shared_bucket_to_pause_everywhere() -> None:
     s = make()
     assert s.pause(Method.POST, until=20.0, channel="C1") == "post:C1"
     assert s.pause(Method.UPDATE, until=20.0) == "update"
+
+
+def test_a_final_post_the_shared_budget_denied_is_not_asked_again_at_once() -> None:
+    """The replace path (a final over a bare placeholder posted anew) respects a shared hold on the channel's
+    post bucket, like every other path: the writer must not ask the shared budget over and over."""
+    clock = Clock()
+    shared = LocalBudget(clock)
+    here = make(per_minute=60, burst=1, posts=1.0, post_burst=5)
+    here.shared = True
+    here.pause(Method.UPDATE, until=30.0)  # updates are out: a final over a bare placeholder goes out as a post
+    here.add("a", "C1")
+    here.mark_dirty("a", 0.0, method=Method.UPDATE, final=True)
+    for _ in range(5):
+        shared.take("post:C1", 1.0 * SAFETY, 5)  # other processes spent the channel's post budget
+    asks = 0
+    for _ in range(10):
+        turn, _ = here.next_turn(0.0)
+        if turn is None:
+            break
+        asks += 1
+        assert turn.shared is not None and turn.replace
+        denied = shared.take(*turn.shared)
+        assert denied > 0
+        here.denied(turn, 0.0, denied)
+    assert asks == 1
