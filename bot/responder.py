@@ -21,6 +21,7 @@ from bot.conversation import attachments, history, threads
 from bot.conversation.access import Access
 from bot.conversation.pool import Job
 from bot.conversation.recent_files import RecentFiles
+from bot.conversation.request import Request
 from bot.conversation.threads import ThreadRegistry
 from bot.errors import NOTES, Kind, ModelError
 from bot.model.bedrock import ConverseStreamClient
@@ -58,27 +59,6 @@ class Identity:
     team_id: str
     bot_user_id: str
     bot_id: str
-
-
-@dataclass(frozen=True)
-class StoredRequest:
-    """The routing facts of a job read back from the journal (the text is re-read from Slack)."""
-
-    team_id: str
-    channel: str
-    channel_type: str
-    user: str
-    user_team: str
-    ts: str
-    thread_ts: str
-    trigger: str
-    in_thread: bool
-    needs_qualification: bool
-    ext_shared: bool
-    text: str = ""
-    files: tuple[dict[str, Any], ...] = ()
-    attachments: tuple[dict[str, Any], ...] = ()
-    blocks: tuple[dict[str, Any], ...] = ()
 
 
 def _inference_config(settings: Settings) -> dict[str, Any]:
@@ -256,7 +236,7 @@ class Responder:
         thread: list[dict[str, Any]] | None = None
         shown = ""
         if job.request is None:
-            job.request = _stored_request(job)
+            job.request = Request.from_record(job.record)
         if job.resumed:
             resumed = self._restore(job, log)
             if resumed is None:
@@ -500,10 +480,4 @@ class Responder:
                     extra={"fields": line, "event": "answer"})
         self._recorder.answer(line)
 
-
-def _stored_request(job: Job) -> StoredRequest:
-    r = job.record
-    return StoredRequest(team_id=r.team, channel=r.channel, channel_type=r.channel_type, user=r.user,
-                         user_team=r.user_team, ts=r.ts, thread_ts=r.thread_ts, trigger=r.trigger,
-                         in_thread=r.in_thread, needs_qualification=r.qualify, ext_shared=r.ext_shared)
 

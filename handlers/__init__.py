@@ -15,8 +15,9 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest
 
+from bot.conversation.request import Request
 from bot.state.store import StoreError
-from handlers.routing import Deleted, Ignore, Request, installing_team, route
+from handlers.routing import Deleted, Ignore, installing_team, route
 
 logger = logging.getLogger(__name__)
 

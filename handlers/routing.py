@@ -25,31 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.conversation.request import Request
 from bot.slack.markup import mentions, mentions_others
 
 # Message subtypes the bot answers: a plain message, a file upload, a reply also sent to the channel.
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-
-
-@dataclass(frozen=True)
-class Request:
-    """A message the bot should answer (if it has not already)."""
-
-    team_id: str
-    channel: str
-    channel_type: str
-    user: str
-    user_team: str
-    ts: str
-    thread_ts: str  # the root of the thread the answer goes into
-    trigger: str  # "mention" | "dm" | "follow_up"
-    text: str
-    in_thread: bool  # the message is a reply inside an existing thread
-    needs_qualification: bool = False  # a follow-up: answer only if the thread was started for the bot
-    ext_shared: bool = False
-    files: tuple[dict[str, Any], ...] = ()
-    attachments: tuple[dict[str, Any], ...] = ()
-    blocks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from handlers.routing import Ignore, Request, author_team, installing_team, route
+from bot.conversation.request import Request
+from handlers.routing import Ignore, author_team, installing_team, route
 
 BOT = "UBOT"
 
