@@ -134,13 +134,17 @@ class NativeLayout:
             parts.append(NativePart(self._tail, self._prefix, "", closed=False, sendable=sendable))
         return parts
 
-    def restore(self, parts: Sequence[str]) -> None:
-        """Continue an answer whose streamed messages already exist (after a restart): each is closed as it is;
-        the model's continuation goes into a new message."""
-        self._sealed = [NativePart(md, closed=True, sendable=len(md)) for md in parts]
-        self._tail = ""
+    def restore(self, parts: Sequence[tuple[str, bool]]) -> None:
+        """Continue an answer whose streamed messages already exist (after a restart): (Markdown, still streaming)
+        of each. A stopped one stays as it is; the last one, if it still streams, goes on (Slack may end it: then
+        it is finished there and the answer goes on in a new message)."""
+        *done, (tail, still) = parts
+        if not still:
+            done, tail = [*done, (tail, still)], ""
+        self._sealed = [NativePart(md, closed=True, sendable=len(md)) for md, _open in done]
+        self._tail = tail
         self._prefix = ""
-        self.has_text = any(md.strip() for md in parts)
+        self.has_text = any(md.strip() for md, _open in parts)
 
 
 class StreamState(enum.Enum):

@@ -491,7 +491,7 @@ class SlackWriter:
         layout = AnswerLayout(self._renderer, limit=limit)
         if native:
             stream_layout = NativeLayout()
-            stream_layout.restore([md for _ts, md, _open in native])
+            stream_layout.restore([(md, still) for _ts, md, still in native])
             streams = [StreamMessage(ts, md, StreamState.STREAMING if still else StreamState.CLOSED)
                        for ts, md, still in native]
             handle = AnswerHandle(self, ref, layout, status=status, on_parts=on_parts, route=Route.NATIVE,
@@ -513,6 +513,45 @@ class SlackWriter:
         handle = AnswerHandle(self, ref, AnswerLayout(self._renderer), status="", fixed=text)
         self._add(handle)
         return handle
+
+    def side_call(self, method: Method, channel: str, call: Callable[[WebClient], Any], attempt: int = 1) -> None:
+        """A one-off call that is not part of an answer (an ephemeral message, a title, suggested prompts): made on
+        the writer's I/O threads within its budget (`Scheduler.take`, and the shared budget); a 429 or a transient
+        failure is retried (three attempts), any other refusal logged once per method and error."""
+        with self._cond:
+            wait, shared = self._sched.take(method, channel, self._clock())
+        if wait <= 0 and shared is not None and self._shared is not None:
+            wait = self._shared.take(*shared)
+            if wait > 0:
+                with self._cond:
+                    self._sched.hold(shared[0], self._clock(), wait)
+        if wait > 0:
+            timer = threading.Timer(min(wait, 60.0), self.side_call, (method, channel, call, attempt))
+            timer.daemon = True
+            timer.start()
+            return
+        self._pool.submit(self._side, method, channel, call, attempt)
+
+    def _side(self, method: Method, channel: str, call: Callable[[WebClient], Any], attempt: int) -> None:
+        try:
+            call(self._client)
+        except Exception as exc:  # noqa: BLE001 - classified
+            fault = classify(exc)
+            if fault.kind is Kind.RATE_LIMITED:
+                with self._cond:
+                    key = self._sched.pause(method, self._clock() + fault.retry_after, channel)
+                if self._shared is not None:
+                    self._shared.pause(key, fault.retry_after)
+            if fault.kind in (Kind.RATE_LIMITED, Kind.TRANSIENT) and attempt < 3:
+                delay = fault.retry_after or self._backoff(attempt)
+                timer = threading.Timer(delay, self.side_call, (method, channel, call, attempt + 1))
+                timer.daemon = True
+                timer.start()
+                return
+            first = (method.value, fault.code) not in self._refused
+            self._refused.add((method.value, fault.code))
+            logger.log(logging.WARNING if first else logging.DEBUG, "Slack refused %s in %s: %s. %s", method.value,
+                       channel, fault.code, fix_for(fault.code))
 
     def stream_stopped(self, channel: str, ts: str) -> None:
         """Slack says the person stopped the stream `ts` (a stop event): the answer writing it stops now."""
