@@ -277,6 +277,10 @@ class AnswerHandle:
 
     def _stream_call_locked(self) -> Call | None:
         final = self._final or self._suspended
+        if self.stopped_by_user and len(self.streams) == self._native.count:
+            last = self.streams[-1]
+            if last.state is StreamState.USER_STOPPED:  # the answer is what the stopped message shows
+                self._native.truncate(max(0, len(last.sent) - len(self._native.open_prefix)))
         floor = 0
         if self.streams and self.streams[-1].open and len(self.streams) == self._native.count:
             floor = len(self.streams[-1].sent)
@@ -314,12 +318,10 @@ class AnswerHandle:
                 return
             message = self.streams[index]
             message.state = state
-            if index == self._native.count - 1:  # the open message
-                shown = max(0, len(message.sent) - len(self._native.open_prefix))
-                if state is StreamState.USER_STOPPED:
-                    self._native.truncate(shown)
-                else:
-                    self._native.seal_at(shown)
+            if index == self._native.count - 1 and state is StreamState.EXPIRED:  # the open message ends here
+                self._native.seal_at(max(0, len(message.sent) - len(self._native.open_prefix)))
+            # a stop is cut where the message stands when the next call is chosen (`_stream_call_locked`): a stop
+            # event may come while an append is in flight, whose text then shows too
             if state is StreamState.USER_STOPPED and not self.stopped_by_user:
                 self.stopped_by_user = True
                 self._final = True
