@@ -23,9 +23,10 @@ def test_cut_takes_the_best_kind_in_the_last_30_percent_only() -> None:
 
 
 def test_cut_never_goes_before_what_is_shown() -> None:
-    text = "one\n\n" + "x" * 40 + " y" * 40
-    head, rest = cut(text, 80, floor=60)
-    assert len(head) >= 60 and head + rest == text
+    text = "x" * 70 + "\n\n" + "y " * 20  # the paragraph end (72) would win, but 80 characters are shown
+    assert cut(text, 90)[0] == "x" * 70 + "\n\n"
+    head, rest = cut(text, 90, floor=80)
+    assert len(head) >= 80 and head + rest == text
     assert head.endswith(" ")  # between words, after the floor
 
 
