@@ -48,7 +48,10 @@ from bot.slack.writer import SlackWriter
 from bot.state import StoreError, open_store
 from bot.state.leases import LeaseKeeper
 from bot.state.store import Store
-from handlers import make_event_handler, register_handlers
+from bot.surface import Surface
+from handlers import make_event_handler, make_stop_handler, register_handlers
+from handlers.actions import make_feedback_handler
+from handlers.home import make_home_handler
 
 logger = logging.getLogger("bot")
 
@@ -188,7 +191,11 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
     writer = SlackWriter(client, edit_client, reader, renderer, interval=settings.update_interval_seconds,
                          edits_per_minute=settings.slack_edits_per_minute, edit_burst=settings.slack_edit_burst,
                          posts_per_second=settings.slack_posts_per_second, post_burst=settings.slack_post_burst,
-                         retry_seconds=settings.slack_retry_seconds, shared=budget, **backoff)
+                         retry_seconds=settings.slack_retry_seconds, shared=budget,
+                         mode=settings.streaming_mode, streams_per_minute=settings.slack_streams_per_minute,
+                         stream_burst=settings.slack_stream_burst, appends_per_minute=settings.slack_appends_per_minute,
+                         append_burst=settings.slack_append_burst, **backoff)
+    surface = Surface(settings, store, writer)
     try:
         model = ObservedBedrock(make_client(region=settings.aws_region,
                                             read_timeout=settings.bedrock_read_timeout_seconds,
@@ -210,7 +217,8 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                           files=FileFetcher(token=settings.slack_bot_token, api_url=settings.slack_api_url,
                                             timeout=settings.file_download_timeout_seconds,
                                             max_bytes=settings.file_download_max_mb * 10**6,
-                                            file_info=reader.file_info))
+                                            file_info=reader.file_info),
+                          titles=surface.set_title)
     service = Service(store=store, responder=responder, access=access, leases=leases,
                       workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
     # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,
@@ -224,7 +232,11 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
     handle = make_event_handler(lambda request, event_id: service.accept(request, event_id=event_id),
                                 team_id=identity.team_id, bot_user_id=identity.bot_user_id, bot_id=identity.bot_id,
                                 deleted=lambda d: writer.deleted(d.channel, d.ts))
-    register_handlers(app, handle)
+    register_handlers(
+        app, handle, home=make_home_handler(surface.offer_prompts, team_id=identity.team_id),
+        feedback=make_feedback_handler(lambda who, click, thread: surface.feedback(who, click, thread_ts=thread),
+                                       team_id=identity.team_id),
+        stop=make_stop_handler(writer.stream_stopped))
     writer.start()
     leases.start()
     service.start_sweeping(settings.lease_seconds / 3)

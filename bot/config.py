@@ -127,6 +127,31 @@ def _prices(name: str, raw: str) -> dict[str, dict[str, float]]:
                                 f"\"cache_read\": 0.3}}}} in USD per million tokens ({error})") from None
 
 
+DEFAULT_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("Explain a concept", "Explain how AWS IAM roles differ from IAM users, with an example."),
+    ("Review some code", "Review this code and suggest improvements:"),
+    ("Summarise a text", "Summarise the following in five bullet points:"),
+)
+
+
+def _prompts(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """SUGGESTED_PROMPTS: a JSON array of at most 4 {"title": …, "message": …}; empty = the defaults."""
+    if not raw:
+        return DEFAULT_PROMPTS
+    import json
+
+    expected = 'a JSON array of at most 4 {"title": "…", "message": "…"} objects ([] for none)'
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(name, expected) from None
+    if not isinstance(value, list) or len(value) > 4 or not all(
+            isinstance(p, dict) and isinstance(p.get("title"), str) and isinstance(p.get("message"), str)
+            and p["title"].strip() and p["message"].strip() for p in value):
+        raise ConfigError(name, expected)
+    return tuple((p["title"].strip(), p["message"].strip()) for p in value)
+
+
 def _bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -263,6 +288,21 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FILE_DOWNLOAD_TIMEOUT_SECONDS", "file_download_timeout_seconds", "30",
              "Longest time one file's download may take (a stalled or slow one is left out with a note).",
              _float(1.0, 600.0)),
+    Variable("STREAMING_MODE", "streaming_mode", "auto",
+             "How answers reach Slack: `edit` (a placeholder edited with chat.update), `native` (Slack's streams: "
+             "chat.startStream/appendStream/stopStream, the edit route where Slack refuses them) or `auto` (native "
+             "while the stream budget has room, edit otherwise).", _choice("edit", "native", "auto")),
+    Variable("SLACK_STREAMS_PER_MINUTE", "slack_streams_per_minute", "20",
+             "Workspace budget for chat.startStream, and the same again for chat.stopStream (Slack Tier 2).",
+             _float(1.0, 10000.0)),
+    Variable("SLACK_STREAM_BURST", "slack_stream_burst", "5", "Burst allowance of those budgets.", _int(1, 1000)),
+    Variable("SLACK_APPENDS_PER_MINUTE", "slack_appends_per_minute", "100",
+             "Workspace budget for chat.appendStream (Slack Tier 4), shared by all streamed answers.",
+             _float(1.0, 10000.0)),
+    Variable("SLACK_APPEND_BURST", "slack_append_burst", "20", "Burst allowance of that budget.", _int(1, 1000)),
+    Variable("SUGGESTED_PROMPTS", "suggested_prompts", "",
+             "Prompts offered when someone opens the app's Messages tab: a JSON array of at most 4 "
+             "`{\"title\": …, \"message\": …}` (unset = three general ones; `[]` = none).", _prompts),
 )
 
 
@@ -316,6 +356,12 @@ class Settings:
     image_max_edge: int = 1568
     file_download_max_mb: int = 40
     file_download_timeout_seconds: float = 30.0
+    streaming_mode: str = "auto"
+    slack_streams_per_minute: float = 20.0
+    slack_stream_burst: int = 5
+    slack_appends_per_minute: float = 100.0
+    slack_append_burst: int = 20
+    suggested_prompts: tuple[tuple[str, str], ...] = DEFAULT_PROMPTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, optional: frozenset[str] = frozenset()) -> Settings:

@@ -91,6 +91,7 @@ class Responder:
         recorder: Recorder | None = None,
         cost: Callable[[Mapping[str, int]], float | None] = lambda usage: None,
         files: attachments.FileSource | None = None,
+        titles: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -108,6 +109,7 @@ class Responder:
         self._recorder: Recorder = recorder or NullRecorder()
         self._cost = cost  # estimated USD of a usage (bot.ops.prices), None for a model without a known price
         self._files = files  # None: files are only named
+        self._titles = titles  # (channel, thread_ts, question): a new DM conversation's title
         self._recent_files = RecentFiles()  # what earlier answers prepared, so follow-ups need not download it
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
@@ -117,7 +119,8 @@ class Responder:
     @staticmethod
     def ref(job: Job) -> AnswerRef:
         r = job.record
-        return AnswerRef(team_id=r.team, channel=r.channel, thread_ts=r.thread_ts, reply_to=r.ts, answer_id=r.id)
+        return AnswerRef(team_id=r.team, channel=r.channel, thread_ts=r.thread_ts, reply_to=r.ts, answer_id=r.id,
+                         recipient_user=r.user, recipient_team=r.user_team or r.team, dm=r.channel_type == "im")
 
     def admit(self, job: Job) -> str | None:
         """Apply the access rules; None if the job may be answered, else what was decided (the job is done)."""
@@ -131,7 +134,8 @@ class Responder:
         self._store.finish_job(job.record.id)
         return "refused" if verdict.note else "not_allowed"
 
-    def open(self, job: Job, restored: Sequence[tuple[str, str, str]] = ()) -> AnswerHandle:
+    def open(self, job: Job, restored: Sequence[tuple[str, str, str]] = (),
+             native: Sequence[tuple[str, str, bool]] = ()) -> AnswerHandle:
         """Open the job's reply: the writer posts its placeholder at once (unless `restored` messages exist)."""
         job_id = job.record.id
 
@@ -142,7 +146,7 @@ class Responder:
                 logger.warning("could not record the messages of answer %s", job_id, exc_info=True)
 
         handle = self._writer.open(self.ref(job), status=QUEUED if job.queued else PLACEHOLDER, limit=LIMIT,
-                                   restored=restored, on_parts=journal)
+                                   restored=restored, on_parts=journal, native=native)
         job.handle = handle
         return handle
 
@@ -255,6 +259,9 @@ class Responder:
             return
         if job.queued:
             handle.set_status(PLACEHOLDER)
+        r = job.request
+        if self._titles is not None and r.channel_type == "im" and not r.in_thread and not job.resumed and r.text:
+            self._titles(r.channel, r.thread_ts, r.text)  # a new conversation in the Messages tab
         handle.settled.wait(WAIT_FOR_PLACEHOLDER)
         if handle.cancelled:  # the placeholder was refused (the writer logged why) or the thread is gone
             self._store.finish_job(job.record.id)
@@ -302,6 +309,8 @@ class Responder:
             handle.wait(WAIT_FOR_DELIVERY)
         if handle.cancelled:
             log["outcome"] = handle.outcome.value
+        elif handle.stopped_by_user:  # the person pressed Stop: what was shown is the answer
+            log["outcome"] = "stopped_by_user"
         self._store.finish_job(job.record.id)
         self._log(job, handle, generation, log)
 
@@ -331,6 +340,10 @@ class Responder:
         by_part: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
         for message, marks in ours:  # a part posted twice (its response lost): keep the first
             by_part.setdefault(int(marks.get("part", 0)), (message, marks))
+        known = set(record.parts)
+        unmarked = [m for m in thread if str(m.get("ts")) in known and read_marks(m) is None]
+        if unmarked or any(marks.get("route") == "native" for _m, marks in ours):
+            return self._restore_native(job, log, thread, pages, by_part, unmarked)
         parts = [by_part[i] for i in sorted(by_part)]
         last = parts[-1][1] if parts else None
         if last is not None and last.get("state") == "final" and last.get("parts") == len(parts):
@@ -362,6 +375,44 @@ class Responder:
             self.open(job, restored[:1])  # only the placeholder exists
         log["resumed"] = True
         return thread, shown
+
+    def _restore_native(self, job: Job, log: dict[str, Any], thread: list[dict[str, Any]], pages: int,
+                        by_part: dict[int, tuple[dict[str, Any], dict[str, Any]]],
+                        unmarked: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str] | None:
+        """`_restore` for an answer Slack streamed: its stopped messages carry marks; one still streaming (or
+        ended by Slack before it was stopped) has none yet, and is known by its ts in the journal. Its text is the
+        Markdown streamed into it."""
+        record = job.record
+        order = {ts: index for index, ts in enumerate(record.parts)}
+        messages: dict[int, tuple[str, str, bool, dict[str, Any] | None]] = {}  # part -> (ts, md, open, marks)
+        for index, (message, marks) in by_part.items():
+            md = str(marks["md"]) if "md" in marks else str(message.get("text") or "")
+            messages[index] = (str(message.get("ts")), md, False, marks)
+        for message in unmarked:
+            ts = str(message.get("ts"))
+            messages.setdefault(order[ts], (ts, str(message.get("text") or ""), True, None))
+        parts = [messages[i] for i in sorted(messages)]
+        last = parts[-1][3] if parts else None
+        if last is not None and last.get("state") == "final" and last.get("parts") == len(parts):
+            logger.info("answer %s was already complete in Slack", record.id)
+            self._store.finish_job(record.id)
+            return None
+        native = [(ts, md, still) for ts, md, still, _marks in parts]
+        if time.time() - record.created > self._settings.resume_max_age_seconds:
+            logger.info("answer %s is too old to resume; closing it", record.id)
+            handle = self.open(job, native=native) if native else self._writer.post_note(
+                self.ref(job), f":warning: _{TOO_OLD_NOTE}_")
+            if native:
+                handle.finish(TOO_OLD_NOTE)
+            handle.wait(WAIT_FOR_DELIVERY)
+            self._store.finish_job(record.id)
+            log["outcome"] = "closed_stale"
+            self._log(job, handle, None, log)
+            return None
+        if native:
+            self.open(job, native=native)
+        log["resumed"] = True
+        return thread, self._join([md for _ts, md, _open in native])
 
     def _qualify(self, job: Job) -> bool:
         """What needed Slack before answering: is the thread the bot's, and may this person ask?"""
@@ -473,6 +524,9 @@ class Responder:
             "t_final": since(stats.final_visible), "slack_edits": stats.edits, "slack_posts": stats.posts,
             "slack_429": stats.rate_limited, "slack_failures": stats.failures, "slack_adopted": stats.adopted,
             "messages": len(handle.delivered),
+            "route": (handle.route.value if handle.route else "edit"), "slack_statuses": stats.statuses,
+            "slack_stream_starts": stats.starts, "slack_stream_appends": stats.appends,
+            "slack_stream_stops": stats.stops, "streams_expired": stats.expired,
             "guardrail_intervened": bool(outcome and outcome.stop_reason == "guardrail_intervened"),
             "cost_usd": self._cost(outcome.usage) if outcome else None,
         }

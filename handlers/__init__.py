@@ -1,5 +1,8 @@
 """Slack event routing: the whole table on one screen.
 
+Besides messages: `app_home_opened` (the Messages tab: suggested prompts, `handlers.home`), the feedback buttons'
+action (`handlers.actions`), and a stream the person stopped (`message_stream_stopped`, if Slack sends it).
+
 `app_mention` and `message` events go through one listener: `handlers.routing.route` decides (pure), the
 service journals the job and hands it over. The app runs with `process_before_response`, so an event is
 acknowledged only after the listener returned: a message is "accepted" once it is in the journal, and if the
@@ -16,6 +19,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest
 
 from bot.conversation.request import Request
+from bot.slack.feedback import ACTION_ID as FEEDBACK_ACTION
 from bot.state.store import StoreError
 from handlers.routing import Deleted, Ignore, installing_team, route
 
@@ -59,8 +63,27 @@ def quiet_errors(error: Exception) -> None:
         logger.error("the event listener failed; the event is not acknowledged", exc_info=error)
 
 
-def register_handlers(app: App, handle_event: Callable[..., None]) -> None:
-    """Routing table. Bolt runs the first matching listener only; both event types share one path."""
+def make_stop_handler(stopped: Callable[[str, str], None]) -> Callable[..., None]:
+    """The listener for a stream the person stopped: the answer writing it stops at once (its model too)."""
+
+    def handle_stop(event: dict[str, Any]) -> None:
+        channel, ts = event.get("channel"), event.get("ts") or event.get("message_ts")
+        if isinstance(channel, str) and isinstance(ts, str):
+            stopped(channel, ts)
+
+    return handle_stop
+
+
+def register_handlers(app: App, handle_event: Callable[..., None], *,
+                      home: Callable[..., None] | None = None, feedback: Callable[..., None] | None = None,
+                      stop: Callable[..., None] | None = None) -> None:
+    """Routing table. Bolt runs the first matching listener only; both message event types share one path."""
     app.event("app_mention")(handle_event)
     app.event("message")(handle_event)
+    if home is not None:
+        app.event("app_home_opened")(home)
+    if stop is not None:
+        app.event("message_stream_stopped")(stop)
+    if feedback is not None:
+        app.action(FEEDBACK_ACTION)(feedback)
     app.error(quiet_errors)

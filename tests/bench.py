@@ -2,6 +2,8 @@
 
     python -m tests.bench                 # workload 1: one mention, a 300-delta answer over ~6 s
     python -m tests.bench --workload 2    # 30 mentions in 10 channels within a second (issue: load)
+    python -m tests.bench --workload sustained   # 20 answers of 30 s in 10 channels, per STREAMING_MODE
+    python -m tests.bench --workload dm          # Slack calls of one DM answer (status, stream, feedback)
     python -m tests.bench --workload all
 
 In workloads 2 and 3 the bot runs with METRICS_PORT set and its /metrics is scraped at the end (answers,
@@ -453,9 +455,267 @@ def workload_cache(slack: FakeSlack, bedrock: FakeBedrock) -> None:
               f"{u['outputTokens']:>8}")
 
 
+# Slack's tiers on every method the bot writes with (per minute, burst); chat.postMessage is per channel (1/s).
+TIERS = {"chat.update": (50, 20), "chat.delete": (50, 20), "chat.startStream": (20, 5), "chat.stopStream": (20, 5),
+         "chat.appendStream": (100, 20), "chat.postEphemeral": (100, 20), "assistant.threads.setTitle": (50, 10),
+         "assistant.threads.setSuggestedPrompts": (50, 10)}
+MODES = ("edit", "native", "auto")
+
+
+def slack_tiers(slack: FakeSlack) -> None:
+    for method, (per_minute, burst) in TIERS.items():
+        slack.set_rate_limit(method, per_minute=per_minute, burst=burst)
+    slack.set_post_limit(per_second=1.0, burst=5)
+
+
+@dataclass
+class Seen:
+    """One answer as Slack showed it over time: (when, characters of the model's Markdown visible)."""
+
+    answer: Answer
+    visible: list[tuple[float, int]] = field(default_factory=list)
+    route: str = "edit"
+    first: float | None = None
+    final: float | None = None
+
+
+def visible_over_time(slack: FakeSlack, answers: list[Answer]) -> dict[str, Seen]:
+    """How much of each answer's Markdown Slack showed when, from the fake's call log: edits and posts carry the
+    Markdown of their message in the marks; streams show what was appended (startStream, appendStream,
+    stopStream) and, once ended, what chat.update put in their markdown block."""
+    seen = {a.ts: Seen(a) for a in answers}
+    shown: dict[str, dict[str, int]] = {a.ts: {} for a in answers}  # answer -> message ts -> characters
+    stream_owner: dict[str, str] = {}
+    for call in slack.calls:
+        if not call.ok:
+            continue
+        p = call.params
+        if call.method == "chat.startStream":
+            key = str(p.get("thread_ts"))
+            if key not in seen:
+                continue
+            ts = str(call.response.get("ts"))
+            stream_owner[ts] = key
+            seen[key].route = "native"
+            shown[key][ts] = len(p.get("markdown_text") or "")
+        elif call.method in ("chat.appendStream", "chat.stopStream"):
+            key = stream_owner.get(str(p.get("ts")))
+            if key is None:
+                continue
+            ts = str(p.get("ts"))
+            shown[key][ts] += len(p.get("markdown_text") or "")
+            if call.method == "chat.stopStream" and marks(p).get("state") == "final":
+                seen[key].final = call.time
+        elif call.method in ("chat.postMessage", "chat.update"):
+            m = marks(p)
+            key = str(m.get("reply_to", ""))
+            if key not in seen:
+                continue
+            ts = str(call.response.get("ts") or p.get("ts"))
+            shown[key][ts] = len(m.get("md") or "")
+            if m.get("state") == "final" and m.get("part") == int(m.get("parts", -1)) - 1:
+                seen[key].final = call.time
+        else:
+            continue
+        total = sum(shown[key].values())
+        if total and seen[key].first is None:
+            seen[key].first = call.time
+        seen[key].visible.append((call.time, total))
+    return seen
+
+
+def staleness(seen: Seen, deltas: list[tuple[float, int]]) -> float | None:
+    """The longest time the answer's visible text lagged behind the model's: for each delta (when, characters
+    written so far), the time until Slack showed at least that much."""
+    worst = 0.0
+    at = 0
+    for when, length in deltas:
+        while at < len(seen.visible) and seen.visible[at][1] < length:
+            at += 1
+        if at == len(seen.visible):
+            return None
+        worst = max(worst, seen.visible[at][0] - when)
+    return worst
+
+
+def exact(slack: FakeSlack, a: Answer, route: str) -> bool:
+    """The answer in Slack is the model's, exactly: the marks give back its Markdown, and the text shows it (as
+    mrkdwn on the edit route, as Markdown on the native one), in one message here (no scattering)."""
+    from bot.render.mrkdwn import to_mrkdwn
+    from bot.render.splitting import join_parts
+
+    replies = [m for m in slack.thread(a.channel, a.ts) if m.get("bot_id") == "BBOT"]
+    if not replies:
+        return False
+    md = join_parts([str((m.get("metadata") or {}).get("event_payload", {}).get("md", "")) for m in replies])
+    texts = [m["text"] for m in replies]
+    shown = "".join(texts) == a.expected if route == "native" else \
+        "\n".join(texts).strip() == to_mrkdwn(a.expected).strip()
+    return md == a.expected and shown and len(replies) == 1
+
+
+def run_sustained(slack: FakeSlack, bedrock: FakeBedrock, mode: str, *, n: int = 20, channels: int = 10,
+                  seconds: float = 30.0, deltas: int = 300) -> dict[str, Any]:
+    for i in range(channels):
+        if f"CL{i}" not in slack.channels:
+            slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
+    slack_tiers(slack)
+
+    def script(request: Any) -> Stream:
+        tag = request.messages[-1]["content"][0]["text"].split()[-1]
+        return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
+
+    bedrock.set_fallback(script)
+    proc = start_bot(slack, bedrock, {"STREAMING_MODE": mode})
+    try:
+        answers = []
+        for i in range(n):
+            tag = f"s{i:03d}"
+            pushed = time.monotonic()
+            ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
+            answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
+            time.sleep(1.0 / n)
+        deadline = time.monotonic() + seconds + 120
+        while time.monotonic() < deadline:
+            if all(any((m.get("metadata") or {}).get("event_payload", {}).get("state") == "final"
+                       for m in slack.thread(a.channel, a.ts) if m.get("bot_id") == "BBOT") for a in answers):
+                break
+            time.sleep(0.5)
+        time.sleep(1.0)
+        seen = visible_over_time(slack, answers)
+        log = bedrock.delta_log
+        rows: dict[str, list[float]] = {"first": [], "final": [], "stale": []}
+        complete = 0
+        routes: dict[str, int] = {}
+        for a in answers:
+            tag = a.expected[:4]
+            mine = [(t, text) for t, text in log if text.startswith(tag)]
+            cumulative, total = [], 0
+            for t, text in mine:
+                total += len(text)
+                cumulative.append((t, total))
+            s = seen[a.ts]
+            routes[s.route] = routes.get(s.route, 0) + 1
+            complete += exact(slack, a, s.route)
+            if mine and s.first:
+                rows["first"].append(s.first - mine[0][0])
+            if mine and s.final:
+                rows["final"].append(s.final - mine[-1][0])
+            stale = staleness(s, cumulative)
+            if stale is not None:
+                rows["stale"].append(stale)
+        by_method: dict[str, int] = {}
+        for call in slack.calls:
+            by_method[call.method] = by_method.get(call.method, 0) + 1
+        return {"rows": rows, "complete": complete, "n": n, "429": len(slack.rate_limited_calls),
+                "violations": len(slack.violations), "routes": routes, "calls": by_method}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def sustained_bounds(n: int, seconds: float, interval: float = 1.0) -> dict[str, float]:
+    """The staleness the budgets allow (seconds), with the bot's 90 % safety margin: edit only, N answers share
+    Slack's 50 updates a minute; auto, the answers the start budget admits at once (its burst of 5) move to
+    appends (100 a minute, but at most one per answer per interval) and the rest share the updates."""
+    updates = 50 / 60 * 0.9
+    edit_only = n / updates
+    native = min(n, 5)
+    appends = 100 / 60 * 0.9
+    native_gap = max(interval, native / appends)
+    rest = (n - native) / updates if n > native else 0.0
+    auto_mean = (native * native_gap + (n - native) * rest) / n
+    return {"edit": min(edit_only, seconds), "auto_mean": auto_mean, "auto_native": native_gap,
+            "auto_edit": min(rest, seconds), "native_admitted": native}
+
+
+def workload_sustained(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """20 concurrent answers of 30 s in 10 channels with Slack's tiers on every method, per STREAMING_MODE."""
+    results = {}
+    for mode in MODES:
+        slack.reset()
+        bedrock.reset()
+        bedrock.set_default_model()
+        results[mode] = run_sustained(slack, bedrock, mode)
+    n = results["edit"]["n"]
+    print(f"\n== sustained: {n} answers of 30 s at once in 10 channels, Slack's tiers on every method ==")
+    print(f"{'':34} " + "".join(f"{mode:>24}" for mode in MODES))
+
+    def cells(key: str, f: Any) -> str:
+        return "".join(f"{f(results[m]):>24}" for m in MODES)
+
+    def dist(key: str) -> Any:
+        def f(r: dict[str, Any]) -> str:
+            v = r["rows"][key]
+            return f"p50 {pct(v, .5):5.1f} p95 {pct(v, .95):5.1f}" if v else "(none)"
+        return f
+
+    print(f"{'answers complete and exact':34} " + cells("", lambda r: f"{r['complete']}/{r['n']}"))
+    print(f"{'routes taken':34} " + cells("", lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r['routes'].items()))))
+    print(f"{'429s / calls inside Retry-After':34} " + cells("", lambda r: f"{r['429']} / {r['violations']}"))
+    print(f"{'first delta -> first text (s)':34} " + cells("", dist("first")))
+    print(f"{'last delta -> final text (s)':34} " + cells("", dist("final")))
+    print(f"{'staleness per answer (s)':34} " + cells("", dist("stale")))
+    print(f"{'staleness mean (s)':34} " + cells("", lambda r: f"{statistics.mean(r['rows']['stale']):.1f}"
+                                              if r['rows']['stale'] else "(none)"))
+    for method in ("chat.postMessage", "chat.update", "chat.delete", "chat.startStream", "chat.appendStream",
+                   "chat.stopStream"):
+        print(f"{method:34} " + cells("", lambda r, m=method: str(r["calls"].get(m, 0))))
+    b = sustained_bounds(n, 30.0)
+    print(f"bound (budgets, 90 % of Slack's rates): edit-only staleness about {b['edit']:.1f} s per answer; auto "
+          f"admits {b['native_admitted']:.0f} streams at once (the start burst), each updated every "
+          f"{b['auto_native']:.1f} s, the other {n - b['native_admitted']:.0f} share the updates (every "
+          f"{b['auto_edit']:.1f} s): mean about {b['auto_mean']:.1f} s")
+    e, a = results["edit"]["rows"]["stale"], results["auto"]["rows"]["stale"]
+    if e and a:
+        print(f"auto / edit: mean staleness {statistics.mean(a) / statistics.mean(e):.2f} (target <= 0.8), p95 "
+              f"{pct(a, .95):.1f} vs {pct(e, .95):.1f} (target: no worse)")
+    # workload 2 (30 answers within a second, 200 deltas over 4 s) in each mode: first text p95
+    print("\n== workload 2 per STREAMING_MODE: first delta -> first visible text ==")
+    for mode in MODES:
+        slack.reset()
+        bedrock.reset()
+        bedrock.set_default_model()
+        r = run_sustained(slack, bedrock, mode, n=30, channels=10, seconds=4.0, deltas=200)
+        v = r["rows"]["first"]
+        print(f"{mode:8} p50 {pct(v, .5):5.2f} s  p95 {pct(v, .95):5.2f} s  exact {r['complete']}/{r['n']}  "
+              f"429s {r['429']}  routes {r['routes']}")
+
+
+def workload_dm(slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """Slack calls of one ordinary DM answer (status, stream, feedback click), per STREAMING_MODE."""
+    print("\n== one DM answer with status, stream and feedback: Slack calls by method ==")
+    for mode in MODES:
+        slack.reset()
+        bedrock.reset()
+        bedrock.set_default_model()
+        slack_tiers(slack)
+        bedrock.set_fallback(lambda request: Stream([f"word{k} " for k in range(60)], delay=0.05))
+        proc = start_bot(slack, bedrock, {"STREAMING_MODE": mode})
+        try:
+            before = len(slack.calls)
+            ts = slack.user_says("D1", "U1", "how do I rotate IAM keys?")
+
+            def final(s: FakeSlack, ts: str = ts) -> Any:
+                return next((m for m in s.thread("D1", ts) if m.get("bot_id") == "BBOT" and
+                             (m.get("metadata") or {}).get("event_payload", {}).get("state") == "final"), None)
+
+            message = slack.wait_for(final, timeout=30)
+            slack.click_feedback("U1", "D1", message["ts"])
+            slack.wait_for(lambda s: s.ephemerals, timeout=10)
+            time.sleep(0.5)
+            calls = [c.method for c in slack.calls[before:] if c.method not in ("apps.connections.open", "auth.test")]
+            counts = ", ".join(f"{m} x{calls.count(m)}" for m in sorted(set(calls)))
+            print(f"{mode:8} {len(calls):3} calls: {counts}")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="1", choices=["1", "2", "3", "followup", "long", "cache", "all"])
+    parser.add_argument("--workload", default="1",
+                        choices=["1", "2", "3", "followup", "long", "cache", "sustained", "dm", "all"])
     args = parser.parse_args()
     slack = FakeSlack().start()
     bedrock = FakeBedrock().start()
@@ -478,6 +738,10 @@ def main() -> None:
         if args.workload in ("2", "all"):
             workload_load(slack, bedrock, n=30, channels=10, deltas=200, seconds=4.0,
                           title="workload 2: 30 mentions in 10 channels within 1 s, 200 deltas over 4 s each")
+        if args.workload in ("sustained", "all"):
+            workload_sustained(slack, bedrock)
+        if args.workload in ("dm", "all"):
+            workload_dm(slack, bedrock)
         if args.workload in ("3", "all"):
             workload_load(slack, bedrock, n=100, channels=10, deltas=200, seconds=4.0,
                           title="workload 3: 100 concurrent answers, 200 deltas over 4 s each")

@@ -83,7 +83,10 @@ def bot_env(slack: FakeSlack, **overrides: str) -> dict[str, str]:
            "AWS_REGION": AWS_ENV["AWS_REGION"], "SLACK_POSTS_PER_SECOND_PER_CHANNEL": "50", "SLACK_POST_BURST": "50",
            # functional tests should not depend on how much budget earlier tests of the module used;
            # tests of the budgets (test_load.py, the benchmark) set Slack's real numbers explicitly
-           "SLACK_EDITS_PER_MINUTE": "6000", "SLACK_EDIT_BURST": "100"}
+           "SLACK_EDITS_PER_MINUTE": "6000", "SLACK_EDIT_BURST": "100", "SLACK_STREAMS_PER_MINUTE": "6000",
+           "SLACK_STREAM_BURST": "100", "SLACK_APPENDS_PER_MINUTE": "6000", "SLACK_APPEND_BURST": "100",
+           # the edit route unless a test chooses a mode (the default, auto, depends on the stream budget)
+           "STREAMING_MODE": "edit"}
     env.update(overrides)
     return env
 

@@ -120,7 +120,11 @@ class Checks:
             listed = ", ".join(f"{scope} ({why})" for scope, why in lacking.items())
             return Result(False, name, f"missing {listed}: add them under OAuth & Permissions → Bot Token Scopes "
                                        "(or paste manifest.json again), then reinstall the app")
-        return Result(True, name, f"all {len(scopes.needed_scopes())} the bot needs are granted")
+        have = {scope.strip() for scope in self.granted.split(",")}
+        extra = [f"{scope} ({why})" for scope, why in scopes.optional_scopes().items() if scope not in have]
+        note = f"; optional, not granted: {', '.join(extra)} — paste manifest.json again and reinstall to add it" \
+            if extra else ""
+        return Result(True, name, f"all {len(scopes.needed_scopes())} the bot needs are granted{note}")
 
     def socket_mode(self) -> Result:
         name = "Slack app token and Socket Mode (apps.connections.open)"

@@ -3,6 +3,9 @@
 `manifest.json` is what an operator pastes to create the app; `tests/unit/ops/test_scopes.py` keeps its bot
 scopes and bot events equal to what `FEATURES` declares, and `python -m bot check` compares the scopes a token
 was granted (Slack's `x-oauth-scopes` response header) with `needed_scopes()`.
+
+An *optional* feature works without its scope: an app created from an older manifest keeps answering as
+before, and the bot leaves that feature out when Slack refuses it (`check` names what adding the scope brings).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ class Feature:
     name: str
     scopes: tuple[str, ...]
     events: tuple[str, ...] = ()
+    optional: bool = False  # the bot works without it (an app installed from an older manifest)
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -28,12 +32,24 @@ FEATURES: tuple[Feature, ...] = (
             ("channels:read", "groups:read", "im:read", "mpim:read")),
     Feature("tell Slack Connect guests apart (users.info)", ("users:read",)),
     Feature("read files people share with the bot", ("files:read",)),
+    Feature("the Messages tab of an agent: suggested prompts, thread titles (statuses and streams need only "
+            "chat:write)", ("assistant:write",), ("app_home_opened",), optional=True),
 )
 
 
 def needed_scopes() -> dict[str, str]:
-    """Every bot scope the features need → the feature that needs it."""
-    return {scope: feature.name for feature in FEATURES for scope in feature.scopes}
+    """Every bot scope the required features need → the feature that needs it."""
+    return {scope: feature.name for feature in FEATURES if not feature.optional for scope in feature.scopes}
+
+
+def optional_scopes() -> dict[str, str]:
+    """Scopes of the optional features → the feature each brings."""
+    return {scope: feature.name for feature in FEATURES if feature.optional for scope in feature.scopes}
+
+
+def manifest_scopes() -> list[str]:
+    """Every scope the manifest asks for (required and optional)."""
+    return [*needed_scopes(), *optional_scopes()]
 
 
 def needed_events() -> list[str]:

@@ -24,6 +24,15 @@ hands out turns, one call at a time:
   interim edits leave the last tokens to finals, across processes) *outside* its lock, and if the workspace
   has no token, `denied` takes the turn back and holds that bucket here for as long as the shared one says.
 
+Two routes (`Route`): EDIT (a placeholder, then `chat.update`; posts for further messages) and NATIVE
+(Slack's streams: `chat.startStream` creates a message, `chat.appendStream` adds to it, `chat.stopStream`
+finishes it; Tier 2, Tier 4 and Tier 2). An answer whose route is not decided yet (`STREAMING_MODE=auto`) gets
+it when its first message is created: NATIVE while the start budget has a token to spare (and neither start
+nor stop is paused), EDIT otherwise. Native answers leave the update budget (and its reserve for finals) to
+the edit answers, so both budgets add up. `assistant.threads.setStatus` (a DM's "thinking" status) has a
+per-channel budget like posts; the one-off calls (`chat.postEphemeral`, thread titles, suggested prompts) take
+from their own buckets with `take`.
+
 Coalescing is implicit: a turn writes the answer's latest text, whatever it was when it became dirty.
 """
 
@@ -76,6 +85,26 @@ class Method(enum.Enum):
     UPDATE = "chat.update"
     POST = "chat.postMessage"
     DELETE = "chat.delete"
+    START = "chat.startStream"
+    APPEND = "chat.appendStream"
+    STOP = "chat.stopStream"
+    STATUS = "assistant.threads.setStatus"
+    EPHEMERAL = "chat.postEphemeral"
+    TITLE = "assistant.threads.setTitle"
+    PROMPTS = "assistant.threads.setSuggestedPrompts"
+
+
+class Route(enum.Enum):
+    EDIT = "edit"
+    NATIVE = "native"
+
+
+PER_CHANNEL = frozenset({Method.POST, Method.STATUS})  # budgets Slack keeps per channel
+OPENING = frozenset({Method.POST, Method.START})  # calls that create an answer's first message
+# the one-off calls: (per minute, burst) — Tier 4 for ephemeral messages; Tier 3 for titles and prompts (Slack's
+# docs say Tier 4 for these two, its Java SDK Tier 3: the lower one is taken)
+SIDE_BUDGETS: dict[Method, tuple[float, int]] = {Method.EPHEMERAL: (100.0, 20), Method.TITLE: (50.0, 10),
+                                                 Method.PROMPTS: (50.0, 10)}
 
 
 @dataclass
@@ -95,6 +124,7 @@ class Slot:
     next_method: Method = Method.UPDATE
     marks: int = 0  # how often it was marked dirty; lets a finished call see marks that came during it
     flying: Method | None = None  # the method of its call in flight
+    route: Route | None = Route.EDIT  # None: decided when its first message is created (auto)
 
     def priority(self) -> Priority:
         if self.final:
@@ -115,6 +145,7 @@ class Turn:
     priority: Priority
     replace: bool = False
     shared: tuple[str, float, float, float] | None = None  # (bucket, rate, burst, need) to ask the shared budget
+    decided: bool = False  # this turn chose the answer's route (auto): a denied turn leaves it open again
 
 
 @dataclass
@@ -129,6 +160,10 @@ class Scheduler:
     now: float = 0.0
     max_in_flight: int = MAX_IN_FLIGHT
     shared: bool = False  # several processes share the budgets: turns carry what to ask the shared budget
+    streams_per_minute: float = 20.0  # chat.startStream and chat.stopStream, each (Tier 2)
+    stream_burst: int = 5
+    appends_per_minute: float = 100.0  # chat.appendStream (Tier 4)
+    append_burst: int = 20
     slots: dict[str, Slot] = field(default_factory=dict)
     # (method, channel) -> until when a 429 pauses it; channel is "" except for posts (a per-channel budget)
     paused_until: dict[tuple[Method, str], float] = field(default_factory=dict)
@@ -138,12 +173,19 @@ class Scheduler:
         self._updates = TokenBucket(rate, self.edit_burst, self.now)
         self._deletes = TokenBucket(rate, self.edit_burst, self.now)  # also Tier 3
         self._posts: dict[str, TokenBucket] = {}
+        self._statuses: dict[str, TokenBucket] = {}
+        stream_rate = self.streams_per_minute / 60.0 * SAFETY
+        self._starts = TokenBucket(stream_rate, self.stream_burst, self.now)
+        self._stops = TokenBucket(stream_rate, self.stream_burst, self.now)
+        self._appends = TokenBucket(self.appends_per_minute / 60.0 * SAFETY, self.append_burst, self.now)
+        self._side = {m: TokenBucket(rate / 60.0 * SAFETY, burst, self.now)
+                      for m, (rate, burst) in SIDE_BUDGETS.items()}
         self._flying: dict[Method, int] = {}
         self._held: dict[str, float] = {}  # shared bucket key -> until when the shared budget said to wait
 
     # -- bookkeeping ----------------------------------------------------------------------------------
-    def add(self, key: str, channel: str, *, posted: bool = True) -> None:
-        self.slots[key] = Slot(key, channel, posted=posted)
+    def add(self, key: str, channel: str, *, posted: bool = True, route: Route | None = Route.EDIT) -> None:
+        self.slots[key] = Slot(key, channel, posted=posted, route=route)
 
     def remove(self, key: str) -> None:
         slot = self.slots.pop(key, None)
@@ -181,14 +223,27 @@ class Scheduler:
 
     @staticmethod
     def _key(method: Method, channel: str) -> str:
-        """The shared budget's name of a method's bucket (posts have one per channel)."""
-        return f"post:{channel}" if method is Method.POST else {Method.UPDATE: "update", Method.DELETE: "delete"}[
-            method]
+        """The shared budget's name of a method's bucket (posts and statuses have one per channel)."""
+        if method is Method.POST:
+            return f"post:{channel}"
+        if method is Method.STATUS:
+            return f"status:{channel}"
+        return {Method.UPDATE: "update", Method.DELETE: "delete", Method.START: "start", Method.STOP: "stop",
+                Method.APPEND: "append", Method.EPHEMERAL: "ephemeral", Method.TITLE: "title",
+                Method.PROMPTS: "prompts"}[method]
 
     def _bucket(self, method: Method, channel: str, now: float) -> TokenBucket:
         if method is Method.POST:
             return self._post_bucket(channel, now)
-        return self._deletes if method is Method.DELETE else self._updates
+        if method is Method.STATUS:
+            bucket = self._statuses.get(channel)
+            if bucket is None:
+                bucket = self._statuses[channel] = TokenBucket(self.posts_per_second * SAFETY, self.post_burst, now)
+            return bucket
+        if method in self._side:
+            return self._side[method]
+        return {Method.DELETE: self._deletes, Method.UPDATE: self._updates, Method.START: self._starts,
+                Method.STOP: self._stops, Method.APPEND: self._appends}[method]
 
     def failed(self, key: str, now: float, *, retry_in: float) -> None:
         slot = self.slots[key]
@@ -204,13 +259,13 @@ class Scheduler:
     def pause(self, method: Method, until: float, channel: str = "") -> str:
         """A 429: nobody calls `method` before `until` (posts: in `channel` only). Returns the shared bucket's name,
         for the caller to pause it in every process too."""
-        key = (method, channel if method is Method.POST else "")
+        key = (method, channel if method in PER_CHANNEL else "")
         self.paused_until[key] = max(self.paused_until.get(key, 0.0), until)
         return self._key(method, channel)
 
     def _paused(self, method: Method, channel: str, now: float) -> float:
         """Seconds until `method` may be called in `channel` again after a 429 (0 if not paused)."""
-        key = (method, channel if method is Method.POST else "")
+        key = (method, channel if method in PER_CHANNEL else "")
         return max(0.0, self.paused_until.get(key, 0.0) - now)
 
     def _full(self, method: Method) -> bool:
@@ -227,7 +282,7 @@ class Scheduler:
         """Update tokens kept back for the final texts of answers still streaming: one each, up to the
         burst (none for a single answer). First and interim edits only spend what is above it, so when many
         answers finish together their finals are not queued behind edits of text about to change anyway."""
-        streaming = sum(1 for s in self.slots.values() if not s.final)
+        streaming = sum(1 for s in self.slots.values() if not s.final and s.route is not Route.NATIVE)
         return 0.0 if streaming <= 1 else float(min(self.edit_burst, streaming))
 
     def _starved(self, slot: Slot, now: float) -> bool:
@@ -252,8 +307,23 @@ class Scheduler:
             need += 1.0  # never take a token a waiting final text needs (e.g. one in backoff)
         return need
 
+    def method(self, slot: Slot, now: float) -> Method:
+        """The call this slot would make now: its next method, or, for an answer whose route is still open and
+        whose first message is due, the route's opening call (see `stream_room`)."""
+        if slot.route is not None or slot.next_method not in OPENING:
+            return slot.next_method
+        return Method.START if self.stream_room(slot.channel, now) else Method.POST
+
+    def stream_room(self, channel: str, now: float) -> bool:
+        """Whether a new native stream may start now: a start token is there (not paused, not held by the shared
+        budget, calls of the method not all in flight), and stops are not paused (it will need one)."""
+        for method in (Method.START, Method.STOP):
+            if self._paused(method, channel, now) > 0 or self._held.get(self._key(method, channel), 0.0) > now:
+                return False
+        return not self._full(Method.START) and self._starts.time_until(1.0, now) <= 0
+
     def _budget_wait(self, slot: Slot, now: float) -> float:
-        method = slot.next_method
+        method = self.method(slot, now)
         if self._full(method):
             return float("inf")  # woken when one of those calls lands
         wait = max(self._paused(method, slot.channel, now),
@@ -269,6 +339,8 @@ class Scheduler:
         if slot is not None:
             self._bucket(turn.method, slot.channel, now).give(now)
             self._land(slot)
+            if turn.decided:
+                slot.route = None
 
     def next_turn(self, now: float) -> tuple[Turn | None, float | None]:
         """The next call to make now, or (None, seconds to wait) — None seconds when nothing is pending."""
@@ -278,7 +350,7 @@ class Scheduler:
         for slot in candidates:
             wait = max(self._earliest(slot, now) - now, self._budget_wait(slot, now))
             if wait <= 0:
-                return self._grant(slot, slot.next_method, now), 0.0
+                return self._grant(slot, self.method(slot, now), now), 0.0
             if self._can_replace(slot, now):
                 return self._grant(slot, Method.POST, now, replace=True), 0.0
             if wait != float("inf"):
@@ -289,11 +361,14 @@ class Scheduler:
         bucket = self._bucket(method, slot.channel, now)
         need = self._need(slot, method, now)
         bucket.take(now)
+        decided = slot.route is None and method in OPENING
+        if decided:
+            slot.route = Route.NATIVE if method is Method.START else Route.EDIT
         slot.in_flight = True
         slot.flying = method
         self._flying[method] = self._flying.get(method, 0) + 1
         shared = (self._key(method, slot.channel), bucket.rate, bucket.burst, need) if self.shared else None
-        return Turn(slot.key, method, slot.priority(), replace=replace, shared=shared)
+        return Turn(slot.key, method, slot.priority(), replace=replace, shared=shared, decided=decided)
 
     def _can_replace(self, slot: Slot, now: float) -> bool:
         """A final text waiting for the update budget (exhausted or paused by a 429), over a placeholder that
@@ -308,6 +383,21 @@ class Scheduler:
         if self._held.get(self._key(Method.POST, slot.channel), 0.0) > now:
             return False  # the workspace's post budget for that channel said to wait
         return self._post_bucket(slot.channel, now).time_until(1.0, now) <= 0
+
+    def take(self, method: Method, channel: str, now: float) -> tuple[float, tuple[str, float, float] | None]:
+        """For a one-off call outside the turns (`SIDE_BUDGETS`): (0, shared bucket) if it may be made now (token
+        taken; the caller asks the shared budget for that bucket too), else (seconds to wait, None)."""
+        bucket = self._bucket(method, channel, now)
+        wait = max(self._paused(method, channel, now), self._held.get(self._key(method, channel), 0.0) - now,
+                   bucket.time_until(1.0, now))
+        if wait > 0:
+            return wait, None
+        bucket.take(now)
+        return 0.0, (self._key(method, channel), bucket.rate, bucket.burst)
+
+    def hold(self, bucket_key: str, now: float, wait: float) -> None:
+        """The shared budget had no token for a one-off call's bucket: wait here too."""
+        self._held[bucket_key] = max(self._held.get(bucket_key, 0.0), now + wait)
 
     def take_post(self, channel: str, now: float) -> float:
         """For a post made outside the turns (a thread look-up's repost): 0 if it may post now (token taken),

@@ -33,16 +33,31 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.render.layout import AnswerLayout, Part, Renderer
+from bot.render.layout import PLACEHOLDER, AnswerLayout, Part, Renderer
+from bot.slack import feedback
 from bot.slack.budget import Budget
 from bot.slack.errors import Fault, Kind, classify, fix_for
 from bot.slack.marks import answer_metadata, read_marks
 from bot.slack.reader import SlackReader
-from bot.slack.scheduler import Method, Scheduler
+from bot.slack.scheduler import Method, Route, Scheduler
+from bot.slack.stream import (
+    NativeLayout,
+    Op,
+    StreamCall,
+    StreamMessage,
+    StreamState,
+    next_stream_call,
+)
 
 logger = logging.getLogger(__name__)
 
 IO_THREADS = 8  # Slack calls in flight at once, for all answers
+LOADING_MESSAGES = ("Thinking…", "Reading the conversation…", "Writing the answer…")  # a DM's rotating status
+FALLBACK_TEXT = 3000  # characters of `text` beside the blocks of a stream finished with chat.update
+# errors of chat.startStream that mean "no streams here": the answer goes the edit route instead
+NO_STREAM_ERRORS = frozenset({"unknown_method", "method_not_supported_for_channel_type", "not_allowed",
+                              "feature_not_enabled", "missing_recipient_user_id", "missing_recipient_team_id",
+                              "invalid_arguments", "not_supported"})
 BACKOFF_CAP = 5.0  # seconds between two attempts of a failing call: after an outage the text lands this soon
 
 
@@ -53,6 +68,7 @@ class Outcome(enum.Enum):
     REFUSED = "refused"  # Slack does not let the bot write there
     UNDELIVERED = "undelivered"  # Slack kept failing for longer than retry_seconds
     TAKEN_OVER = "taken_over"  # another process answers it now; this one writes nothing more
+    STOPPED = "stopped_by_user"  # the person stopped the stream: what it showed is the answer
 
 
 @dataclass(frozen=True)
@@ -64,12 +80,16 @@ class AnswerRef:
     thread_ts: str
     reply_to: str
     answer_id: str
+    recipient_user: str = ""  # chat.startStream's recipient_user_id and recipient_team_id: the person asking
+    recipient_team: str = ""
+    dm: bool = False  # a direct message: a status shows before the first message
 
 
 @dataclass
 class Delivered:
     ts: str
     text: str
+    buttons: bool = False  # sent with the feedback buttons
 
 
 @dataclass
@@ -79,16 +99,28 @@ class WriteStats:
     rate_limited: int = 0
     failures: int = 0
     adopted: int = 0  # posts whose response was lost, found in the thread instead of posted again
+    statuses: int = 0  # assistant.threads.setStatus calls
+    starts: int = 0
+    appends: int = 0
+    stops: int = 0
+    expired: int = 0  # streams Slack ended before they were stopped (finished with chat.update)
     placeholder_visible: float | None = None
     first_visible: float | None = None
     final_visible: float | None = None
 
 
 def metadata(ref: AnswerRef, index: int, part: Part, state: str, *, with_md: bool,
-             parts: int | None = None) -> dict[str, Any]:
+             parts: int | None = None, route: Route = Route.EDIT) -> dict[str, Any]:
     """The marks of message `index` of an answer (`bot.slack.marks`); `parts` is set on final messages."""
     return answer_metadata(answer_id=ref.answer_id, reply_to=ref.reply_to, part=index, state=state,
-                           md=part.md if with_md else None, parts=parts)
+                           md=part.md if with_md else None, parts=parts,
+                           route=route.value if route is Route.NATIVE else None)
+
+
+def status_text(status: str) -> str:
+    """A placeholder's text as a status line ("_Thinking…_" → "is thinking…")."""
+    plain = status.strip().strip("_").strip()
+    return "is thinking…" if plain == PLACEHOLDER.strip("_") else plain
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,8 @@ class Call:
     part: Part
     state: str  # "thinking" | "streaming" | "final"
     count: int  # how many messages the answer has now
+    stream: StreamCall | None = None  # the native route's call
+    buttons: bool = False  # the answer's final message: send the feedback buttons
 
 
 class AnswerHandle:
@@ -105,8 +139,17 @@ class AnswerHandle:
 
     def __init__(self, writer: SlackWriter, ref: AnswerRef, layout: AnswerLayout, *, status: str,
                  delivered: Sequence[Delivered] = (), fixed: str | None = None,
-                 on_parts: Callable[[tuple[str, ...]], None] | None = None) -> None:
+                 on_parts: Callable[[tuple[str, ...]], None] | None = None, route: Route | None = Route.EDIT,
+                 status_mode: bool = False, native: NativeLayout | None = None,
+                 streams: Sequence[StreamMessage] = ()) -> None:
         self.ref = ref
+        self.route = route  # None: decided by the scheduler when the first message is created
+        self._native = native or NativeLayout()
+        self.streams: list[StreamMessage] = list(streams)
+        self.status_mode = status_mode and fixed is None and not delivered  # a DM: a status, not a placeholder
+        self.status_shown: str | None = None
+        self.status_failed = False
+        self.stopped_by_user = False
         self._writer = writer
         self._lock = threading.Lock()
         self._layout = layout
@@ -145,7 +188,10 @@ class AnswerHandle:
     # -- the responder's calls -------------------------------------------------------------------------
     def append(self, markdown: str) -> None:
         with self._lock:
+            if self.stopped_by_user:
+                return
             self._layout.append(markdown)
+            self._native.append(markdown)
         self._writer.dirty(self)
 
     def set_status(self, status: str) -> None:
@@ -156,7 +202,7 @@ class AnswerHandle:
     def finish(self, note: str | None = None) -> None:
         with self._lock:
             self._final = True
-            self._note = note
+            self._note = None if self.stopped_by_user else note
         self._writer.dirty(self, final=True)
 
     def suspend(self, note: str) -> None:
@@ -187,10 +233,29 @@ class AnswerHandle:
         with self._lock:
             return self._layout.has_text
 
+    def set_route(self, route: Route) -> None:
+        with self._lock:
+            if self.route is None:
+                self.route = route
+
+    def fall_back_to_edit(self) -> None:
+        """Slack refused a stream here before any was started: this answer takes the edit route."""
+        with self._lock:
+            if not self.streams:
+                self.route = Route.EDIT
+
     # -- the writer's side -----------------------------------------------------------------------------
     def next_call(self) -> Call | None:
         """The first message whose Slack state differs from what it should be."""
         with self._lock:
+            if (self.status_mode and not self.status_failed and not self.delivered and not self._final
+                    and not self._suspended and not self._layout.has_text):
+                status = status_text(self._status or PLACEHOLDER)  # a DM: a status says the bot is working
+                if status == self.status_shown:
+                    return None
+                return Call(Method.STATUS, -1, Part("", status, sealed=False), "thinking", 0)
+            if self._fixed is None and self.route is Route.NATIVE:
+                return self._stream_call_locked()
             if self._fixed is not None:
                 parts = [Part("", self._fixed, sealed=True)]
                 state = "final"
@@ -199,14 +264,83 @@ class AnswerHandle:
                 state = "final" if self._final else ("streaming" if self._layout.has_text else "thinking")
             delivered = list(self.delivered)
             to_delete = bool(self.to_delete)
+        with_buttons = state == "final" and self._fixed is None and self._layout.has_text and not self._suspended
         for index, part in enumerate(parts):
+            buttons = with_buttons and index == len(parts) - 1
             if index >= len(delivered):
-                return Call(Method.POST, index, part, state, len(parts))
-            if delivered[index].text != part.text:
-                return Call(Method.UPDATE, index, part, state, len(parts))
+                return Call(Method.POST, index, part, state, len(parts), buttons=buttons)
+            if delivered[index].text != part.text or (buttons and not delivered[index].buttons):
+                return Call(Method.UPDATE, index, part, state, len(parts), buttons=buttons)
         if to_delete:  # a placeholder replaced by a new message: remove it once the text is out
             return Call(Method.DELETE, -1, Part("", "", sealed=True), state, len(parts))
         return None
+
+    def _stream_call_locked(self) -> Call | None:
+        final = self._final or self._suspended
+        if self.stopped_by_user and len(self.streams) == self._native.count:
+            last = self.streams[-1]
+            if last.state is StreamState.USER_STOPPED:  # the answer is what the stopped message shows
+                self._native.truncate(max(0, len(last.sent) - len(self._native.open_prefix)))
+        floor = 0
+        if self.streams and self.streams[-1].open and len(self.streams) == self._native.count:
+            floor = len(self.streams[-1].sent)
+        parts = self._native.snapshot(final=final, note=self._note, floor=floor)
+        call = next_stream_call(parts, self.streams, final=final)
+        if call is None:
+            return None
+        state = "final" if self._final else ("streaming" if self._native.has_text or self._suspended else "thinking")
+        method = {Op.START: Method.START, Op.APPEND: Method.APPEND, Op.STOP: Method.STOP,
+                  Op.FINISH: Method.UPDATE}[call.op]
+        buttons = call.last and self._final and self._native.has_text
+        return Call(method, call.index, Part(call.part.md, call.text, sealed=call.part.closed), state, len(parts),
+                    stream=call, buttons=buttons)
+
+    def started(self, index: int, ts: str, text: str) -> None:
+        """Stream `index` exists in Slack as `ts`, showing `text`."""
+        with self._lock:
+            if index >= len(self.streams):
+                self.streams.append(StreamMessage(ts, text))
+        self.record(index, ts, text)
+
+    def appended(self, index: int, text: str, *, closed: bool = False) -> None:
+        with self._lock:
+            message = self.streams[index]
+            message.sent += text
+            if closed:
+                message.state = StreamState.CLOSED
+
+    def stream_ended(self, index: int, state: StreamState) -> None:
+        """Slack ended stream `index` (EXPIRED) or the person stopped it (USER_STOPPED): it keeps what it shows;
+        an expired one is sealed there (the answer goes on in a new message), a stopped one ends the answer."""
+        callbacks: list[Callable[[], None]] = []
+        with self._lock:
+            if index >= len(self.streams) or not self.streams[index].open:
+                return
+            message = self.streams[index]
+            message.state = state
+            if index == self._native.count - 1 and state is StreamState.EXPIRED:  # the open message ends here
+                self._native.seal_at(max(0, len(message.sent) - len(self._native.open_prefix)))
+            # a stop is cut where the message stands when the next call is chosen (`_stream_call_locked`): a stop
+            # event may come while an append is in flight, whose text then shows too
+            if state is StreamState.USER_STOPPED and not self.stopped_by_user:
+                self.stopped_by_user = True
+                self._final = True
+                self._note = None
+                callbacks = list(self._on_end)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("an end-of-answer callback failed")
+
+    def finished_stream(self, index: int) -> None:
+        with self._lock:
+            self.streams[index].state = StreamState.CLOSED
+
+    def reopen_stream(self, index: int) -> None:
+        """chat.update said the message still streams: stop it first."""
+        with self._lock:
+            self.streams[index].state = StreamState.STREAMING
 
     def shrink(self, index: int) -> None:
         with self._lock:
@@ -217,16 +351,16 @@ class AnswerHandle:
         with self._lock:
             return self._final
 
-    def record(self, index: int, ts: str, text: str, *, replace: bool = False) -> None:
+    def record(self, index: int, ts: str, text: str, *, replace: bool = False, buttons: bool = False) -> None:
         """Message `index` now exists in Slack as `ts` showing `text`."""
         with self._lock:
             before = tuple(d.ts for d in self.delivered)
             if index < len(self.delivered):
                 if replace and self.delivered[index].ts != ts:
                     self.to_delete.append(self.delivered[index].ts)
-                self.delivered[index] = Delivered(ts, text)
+                self.delivered[index] = Delivered(ts, text, buttons)
             else:
-                self.delivered.append(Delivered(ts, text))
+                self.delivered.append(Delivered(ts, text, buttons))
             parts = tuple(d.ts for d in self.delivered)
         self.settled.set()
         if self._on_parts is not None and parts != before:
@@ -280,10 +414,17 @@ class SlackWriter:
         retry_seconds: float,
         shared: Budget | None = None,
         backoff: Callable[[int], float] = lambda n: min(BACKOFF_CAP, 0.5 * 2 ** (n - 1)),
+        mode: str = "edit",
+        streams_per_minute: float = 20.0,
+        stream_burst: int = 5,
+        appends_per_minute: float = 100.0,
+        append_burst: int = 20,
+        dm_status: bool = True,
     ) -> None:
         """`client` posts and deletes; `edit_client` (a short timeout: an edit is cheap to redo with newer text)
         edits; `reader` looks for posts whose response was lost; `shared` is the workspace's budget when several
-        processes write (None: this process alone)."""
+        processes write (None: this process alone). `mode` is STREAMING_MODE: `edit`, `native` or `auto` (the
+        scheduler picks each answer's route); `dm_status`: a DM shows a status instead of a placeholder."""
         self._client = client
         self._edit_client = edit_client
         self._reader = reader
@@ -294,7 +435,12 @@ class SlackWriter:
         self._cond = threading.Condition()
         self._sched = Scheduler(interval=interval, edits_per_minute=edits_per_minute, edit_burst=edit_burst,
                                 posts_per_second=posts_per_second, post_burst=post_burst, now=self._clock(),
-                                shared=shared is not None)
+                                shared=shared is not None, streams_per_minute=streams_per_minute,
+                                stream_burst=stream_burst, appends_per_minute=appends_per_minute,
+                                append_burst=append_burst)
+        self._mode = mode
+        self._dm_status = dm_status
+        self._no_streams: set[str] = set()  # channels where Slack refused a stream: the edit route there
         self._shared = shared
         self._handles: dict[str, AnswerHandle] = {}
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="slack-write")
@@ -332,14 +478,34 @@ class SlackWriter:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- answers ------------------------------------------------------------------------------------------
+    def route_for(self, channel: str) -> Route | None:
+        """The route of a new answer in `channel` (None: the scheduler decides when its first message is due)."""
+        if self._mode == "edit" or channel in self._no_streams:
+            return Route.EDIT
+        return Route.NATIVE if self._mode == "native" else None
+
     def open(self, ref: AnswerRef, *, status: str, limit: int, restored: Sequence[tuple[str, str, str]] = (),
-             on_parts: Callable[[tuple[str, ...]], None] | None = None) -> AnswerHandle:
-        """An answer whose first message is posted at once showing `status` (unless `restored`: the (ts, text,
-        Markdown) of the messages it already has in Slack, after a restart)."""
+             on_parts: Callable[[tuple[str, ...]], None] | None = None,
+             native: Sequence[tuple[str, str, bool]] = ()) -> AnswerHandle:
+        """An answer whose first message is posted at once showing `status` (in a DM: a status, and the first
+        message when text is there), unless `restored`: the (ts, text, Markdown) of the messages it already has in
+        Slack, after a restart — or `native`: the (ts, Markdown, still streaming) of its streamed messages."""
         layout = AnswerLayout(self._renderer, limit=limit)
+        if native:
+            stream_layout = NativeLayout()
+            stream_layout.restore([(md, still) for _ts, md, still in native])
+            streams = [StreamMessage(ts, md, StreamState.STREAMING if still else StreamState.CLOSED)
+                       for ts, md, still in native]
+            handle = AnswerHandle(self, ref, layout, status=status, on_parts=on_parts, route=Route.NATIVE,
+                                  native=stream_layout, streams=streams,
+                                  delivered=[Delivered(ts, md) for ts, md, _open in native])
+            self._add(handle)
+            return handle
         if restored:
             layout.restore([(md, text) for _ts, text, md in restored])
-        handle = AnswerHandle(self, ref, layout, status=status, on_parts=on_parts,
+        route = Route.EDIT if restored else self.route_for(ref.channel)
+        handle = AnswerHandle(self, ref, layout, status=status, on_parts=on_parts, route=route,
+                              status_mode=ref.dm and self._dm_status and not restored,
                               delivered=[Delivered(ts, text) for ts, text, _md in restored])
         self._add(handle)
         return handle
@@ -349,6 +515,55 @@ class SlackWriter:
         handle = AnswerHandle(self, ref, AnswerLayout(self._renderer), status="", fixed=text)
         self._add(handle)
         return handle
+
+    def side_call(self, method: Method, channel: str, call: Callable[[WebClient], Any], attempt: int = 1) -> None:
+        """A one-off call that is not part of an answer (an ephemeral message, a title, suggested prompts): made on
+        the writer's I/O threads within its budget (`Scheduler.take`, and the shared budget); a 429 or a transient
+        failure is retried (three attempts), any other refusal logged once per method and error."""
+        with self._cond:
+            wait, shared = self._sched.take(method, channel, self._clock())
+        if wait <= 0 and shared is not None and self._shared is not None:
+            wait = self._shared.take(*shared)
+            if wait > 0:
+                with self._cond:
+                    self._sched.hold(shared[0], self._clock(), wait)
+        if wait > 0:
+            timer = threading.Timer(min(wait, 60.0), self.side_call, (method, channel, call, attempt))
+            timer.daemon = True
+            timer.start()
+            return
+        self._pool.submit(self._side, method, channel, call, attempt)
+
+    def _side(self, method: Method, channel: str, call: Callable[[WebClient], Any], attempt: int) -> None:
+        try:
+            call(self._client)
+        except Exception as exc:  # noqa: BLE001 - classified
+            fault = classify(exc)
+            if fault.kind is Kind.RATE_LIMITED:
+                with self._cond:
+                    key = self._sched.pause(method, self._clock() + fault.retry_after, channel)
+                if self._shared is not None:
+                    self._shared.pause(key, fault.retry_after)
+            if fault.kind in (Kind.RATE_LIMITED, Kind.TRANSIENT) and attempt < 3:
+                delay = fault.retry_after or self._backoff(attempt)
+                timer = threading.Timer(delay, self.side_call, (method, channel, call, attempt + 1))
+                timer.daemon = True
+                timer.start()
+                return
+            first = (method.value, fault.code) not in self._refused
+            self._refused.add((method.value, fault.code))
+            logger.log(logging.WARNING if first else logging.DEBUG, "Slack refused %s in %s: %s. %s", method.value,
+                       channel, fault.code, fix_for(fault.code))
+
+    def stream_stopped(self, channel: str, ts: str) -> None:
+        """Slack says the person stopped the stream `ts` (a stop event): the answer writing it stops now."""
+        with self._cond:
+            found = [(h, i) for h in self._handles.values() if h.ref.channel == channel
+                     for i, m in enumerate(h.streams) if m.ts == ts or (not ts and m.open)]
+        for handle, index in found:
+            logger.info("answer %s: the person stopped its stream", handle.key)
+            handle.stream_ended(index, StreamState.USER_STOPPED)
+            self.dirty(handle, final=True)
 
     def deleted(self, channel: str, ts: str) -> None:
         """Slack says one of the bot's messages was deleted: the answer writing into it (if any) ends now, and
@@ -367,7 +582,7 @@ class SlackWriter:
     def _add(self, handle: AnswerHandle) -> None:
         with self._cond:
             self._handles[handle.key] = handle
-            self._sched.add(handle.key, handle.ref.channel, posted=bool(handle.delivered))
+            self._sched.add(handle.key, handle.ref.channel, posted=bool(handle.delivered), route=handle.route)
             nxt = handle.next_call()
             if nxt is not None:
                 self._sched.mark_dirty(handle.key, self._clock(), method=nxt.method, final=handle.final)
@@ -425,6 +640,12 @@ class SlackWriter:
         if call is None:
             self._finish_turn(handle, refund=granted)
             return
+        if handle.route is None and call.method is Method.POST and granted in (Method.START, Method.POST):
+            handle.set_route(Route.NATIVE if granted is Method.START else Route.EDIT)  # the scheduler chose
+            call = handle.next_call()
+            if call is None:
+                self._finish_turn(handle, refund=granted)
+                return
         method = call.method
         if replace and method is Method.UPDATE and call.index == 0 and call.state == "final":
             method = Method.POST  # post the final text as a new message; the placeholder goes later
@@ -436,6 +657,12 @@ class SlackWriter:
         if method is Method.DELETE:
             self._delete(handle)
             return
+        if method is Method.STATUS:
+            self._set_status(handle, call)
+            return
+        if call.stream is not None:
+            self._stream(handle, call)
+            return
         if method is Method.POST and call.index in handle.lookups:
             found = self._adopt(handle, call, replace=replace)
             if found is None:  # the look-up itself failed; _failed has scheduled the retry
@@ -445,15 +672,16 @@ class SlackWriter:
                 return
         meta = metadata(handle.ref, call.index, call.part, call.state, with_md=handle.with_md,
                         parts=call.count if call.state == "final" else None)
+        blocks = feedback.edit_blocks(call.part.text, handle.key) if call.buttons else None
         try:
             if method is Method.UPDATE:
                 self._edit_client.chat_update(channel=handle.ref.channel, ts=handle.delivered[call.index].ts,
-                                              text=call.part.text, metadata=meta)
+                                              text=call.part.text, metadata=meta, blocks=blocks)
                 handle.stats.edits += 1
                 ts = handle.delivered[call.index].ts
             else:
                 response = self._client.chat_postMessage(channel=handle.ref.channel, thread_ts=handle.ref.thread_ts,
-                                                         text=call.part.text, metadata=meta)
+                                                         text=call.part.text, metadata=meta, blocks=blocks)
                 handle.stats.posts += 1
                 ts = str(response["ts"])
         except Exception as exc:  # noqa: BLE001 - every failure is classified in one place
@@ -463,8 +691,117 @@ class SlackWriter:
             self._failed(handle, method, call, fault)
             return
         handle.lookups.discard(call.index)
-        handle.record(call.index, ts, call.part.text, replace=replace and call.index == 0)
+        handle.record(call.index, ts, call.part.text, replace=replace and call.index == 0, buttons=call.buttons)
         self._written(handle, call)
+
+    # -- the DM's status and the native route ---------------------------------------------------------------
+    def _set_status(self, handle: AnswerHandle, call: Call) -> None:
+        """assistant.threads.setStatus: the DM shows that the bot is working, with rotating loading messages. A
+        refusal (an app without the agent features or the scope, an older workspace) falls back to a
+        placeholder message."""
+        try:
+            self._client.assistant_threads_setStatus(channel_id=handle.ref.channel, thread_ts=handle.ref.thread_ts,
+                                                     status=call.part.text, loading_messages=list(LOADING_MESSAGES))
+        except Exception as exc:  # noqa: BLE001 - classified
+            fault = classify(exc)
+            if fault.kind in (Kind.RATE_LIMITED, Kind.TRANSIENT):
+                self._failed(handle, Method.STATUS, call, fault)
+                return
+            if (handle.ref.channel, "status:" + fault.code) not in self._refused:
+                self._refused.add((handle.ref.channel, "status:" + fault.code))
+                logger.info("no status in %s (%s): a placeholder message instead", handle.ref.channel, fault.code)
+            handle.status_failed = True
+            self._finish_turn(handle, retry_in=0.0)
+            return
+        handle.stats.statuses += 1
+        handle.status_shown = call.part.text
+        handle.settled.set()
+        self._written(handle, call)
+
+    def _stream(self, handle: AnswerHandle, call: Call) -> None:
+        """One call of the native route (`bot.slack.stream`): start, append, stop, or finish with chat.update."""
+        stream = call.stream
+        assert stream is not None
+        ref = handle.ref
+        meta = metadata(ref, call.index, call.part, call.state, with_md=handle.with_md, route=Route.NATIVE,
+                        parts=call.count if call.state == "final" else None)
+        blocks = [feedback.buttons(handle.key)] if call.buttons else None
+        try:
+            if stream.op is Op.START:
+                response = self._client.chat_startStream(channel=ref.channel, thread_ts=ref.thread_ts,
+                                                         markdown_text=stream.text or None,
+                                                         recipient_user_id=ref.recipient_user,
+                                                         recipient_team_id=ref.recipient_team)
+                handle.stats.starts += 1
+                handle.started(call.index, str(response["ts"]), stream.text)
+            elif stream.op is Op.APPEND:
+                self._edit_client.chat_appendStream(channel=ref.channel, ts=handle.streams[call.index].ts,
+                                                    markdown_text=stream.text)
+                handle.stats.appends += 1
+                handle.appended(call.index, stream.text)
+            elif stream.op is Op.STOP:
+                self._client.chat_stopStream(channel=ref.channel, ts=handle.streams[call.index].ts,
+                                             markdown_text=stream.text or None, metadata=meta, blocks=blocks)
+                handle.stats.stops += 1
+                handle.appended(call.index, stream.text, closed=True)
+            else:  # FINISH: Slack ended the stream; the message keeps its text as a markdown block, with its marks
+                fallback = stream.part.md[:FALLBACK_TEXT] or stream.text[:FALLBACK_TEXT] or "…"
+                self._edit_client.chat_update(channel=ref.channel, ts=handle.streams[call.index].ts, text=fallback,
+                                              blocks=[{"type": "markdown", "text": stream.text}, *(blocks or [])],
+                                              metadata=meta)
+                handle.stats.edits += 1
+                handle.finished_stream(call.index)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified in one place
+            self._stream_failed(handle, call, classify(exc))
+            return
+        if call.buttons and handle.delivered:
+            handle.delivered[call.index].buttons = True
+        self._written(handle, call)
+
+    def _stream_failed(self, handle: AnswerHandle, call: Call, fault: Fault) -> None:
+        stream = call.stream
+        assert stream is not None
+        code = fault.code
+        if code == "message_not_in_streaming_state" and stream.op in (Op.APPEND, Op.STOP):
+            logger.info("answer %s: Slack ended the stream of message %d; finishing it with chat.update",
+                        handle.key, call.index)
+            handle.stats.expired += 1
+            handle.stream_ended(call.index, StreamState.EXPIRED)
+            self._finish_turn(handle, retry_in=0.0)
+        elif code == "stopped_by_user":
+            logger.info("answer %s: the person stopped its stream", handle.key)
+            handle.stream_ended(call.index, StreamState.USER_STOPPED)
+            self._finish_turn(handle, retry_in=0.0)
+        elif code == "streaming_state_conflict" and stream.op is Op.FINISH:
+            handle.reopen_stream(call.index)  # it still streams after all: stop it instead
+            self._finish_turn(handle, retry_in=0.0)
+        elif stream.op is Op.START and call.index == 0 and not handle.streams and (
+                code in NO_STREAM_ERRORS or fault.kind is Kind.UNKNOWN):
+            if handle.ref.channel not in self._no_streams:
+                logger.warning("Slack refused a stream in %s (%s): answers there take the edit route",
+                               handle.ref.channel, code)
+            self._no_streams.add(handle.ref.channel)
+            handle.fall_back_to_edit()
+            with self._cond:
+                slot = self._sched.slots.get(handle.key)
+                if slot is not None:
+                    slot.route = Route.EDIT
+            self._finish_turn(handle, retry_in=0.0)
+        elif fault.kind is Kind.UNKNOWN and stream.op in (Op.APPEND, Op.STOP):
+            logger.error("Slack refused a stream call of answer %s (%s); finishing the message with chat.update",
+                         handle.key, code)
+            handle.stream_ended(call.index, StreamState.EXPIRED)
+            self._finish_turn(handle, retry_in=0.0)
+        elif fault.kind is Kind.UNKNOWN and stream.op is Op.FINISH:
+            logger.error("Slack refused to finish message %d of answer %s (%s); it keeps what it shows",
+                         call.index, handle.key, code)
+            handle.finished_stream(call.index)
+            self._finish_turn(handle, retry_in=0.0)
+        elif fault.kind is Kind.TOO_LONG and stream.op is not Op.START:
+            handle.stream_ended(call.index, StreamState.EXPIRED)  # end the message there; go on in a new one
+            self._finish_turn(handle, retry_in=0.0)
+        else:
+            self._failed(handle, call.method, call, fault)
 
     def _written(self, handle: AnswerHandle, call: Call) -> None:
         handle.failures = 0
@@ -520,7 +857,7 @@ class SlackWriter:
         try:
             self._handle_failure(handle, method, call, fault)
         finally:
-            if method is Method.POST and call.index == 0:
+            if method in (Method.POST, Method.START, Method.STATUS) and call.index <= 0:
                 handle.settled.set()  # the placeholder was tried (its outcome is known): the answer may go on
 
     def _handle_failure(self, handle: AnswerHandle, method: Method, call: Call, fault: Fault) -> None:
@@ -601,7 +938,7 @@ class SlackWriter:
                 until_final: bool = False) -> None:
         """The message(s) that cannot be edited are left as they are and the text is posted anew (once)."""
         handle.rescued = True
-        if method is Method.UPDATE:
+        if method is Method.UPDATE and handle.route is not Route.NATIVE:
             first = index if index is not None else self._first_stale(handle)
             handle.abandon_from(first, until_final=until_final)
 

@@ -38,3 +38,17 @@ def capability(model_id: str, feature: str) -> str:
 def job_id(team: str, channel: str, ts: str) -> str:
     """The answer id of the message `ts` in `channel` (also written into the answer's message marks)."""
     return f"{team}-{channel}-{ts}"
+
+
+FEEDBACK_TTL = 90 * DAY  # feedback counts of an answer
+PROMPTS_TTL = 3600.0  # suggested prompts were set in this conversation lately
+
+
+def feedback(team: str, answer_id: str, kind: str) -> str:
+    """The counter of one kind of feedback (positive, negative) on one answer."""
+    return f"{team}:feedback:{answer_id}:{kind}"
+
+
+def prompts(team: str, channel: str) -> str:
+    """"Suggested prompts were set in this DM lately" (set again at most once per PROMPTS_TTL)."""
+    return f"{team}:prompts:{channel}"

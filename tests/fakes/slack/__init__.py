@@ -157,6 +157,14 @@ class FakeSlack:
     single_use_tickets: _Setting[bool] = _Setting(
         "_socket_mode", "Refuse a second connection with the same apps.connections.open ticket."
     )
+    stream_ttl: _Setting[float] = _Setting(
+        "_web_api.streams", "Seconds after chat.startStream when a stream expires (Slack: about 300). Reset by "
+        "reset()."
+    )
+    stream_stop_events: _Setting[bool] = _Setting(
+        "_web_api.streams", "Send the app a message_stream_stopped event when a person stops a stream (not "
+        "documented as subscribable; off by default). Reset by reset()."
+    )
 
     def __init__(
         self,
@@ -666,6 +674,99 @@ class FakeSlack:
             new_id = self._socket_mode.redeliver_locked(envelope_id)
         self._socket_mode.pump()
         return new_id
+
+    # ------------------------------------------------------------------ the AI-app surface
+
+    @property
+    def streams(self) -> list[Any]:
+        """Every stream started (``web_api/streams.py``'s ``Stream``: channel, ts, state, its calls)."""
+        with self._lock:
+            return list(self._web_api.streams.streams.values())
+
+    def statuses(self, channel: str | None = None) -> list[tuple[float, str, str, str, list[str]]]:
+        """Every status change (when, channel, thread_ts, status, loading_messages); "" = cleared by a reply."""
+        with self._lock:
+            return [s for s in self._web_api.assistant.statuses if channel is None or s[1] == channel]
+
+    def status_of(self, channel: str, thread_ts: str) -> str:
+        with self._lock:
+            return self._web_api.assistant.status_of(channel, thread_ts)
+
+    @property
+    def titles(self) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return list(self._web_api.assistant.titles)
+
+    @property
+    def prompts(self) -> list[tuple[str, str | None, list[Json]]]:
+        with self._lock:
+            return list(self._web_api.assistant.prompts)
+
+    @property
+    def ephemerals(self) -> list[Json]:
+        with self._lock:
+            return list(self._web_api.assistant.ephemerals)
+
+    @property
+    def interactions(self) -> list[Json]:
+        """Every interactive envelope sent (button clicks)."""
+        with self._lock:
+            return copy.deepcopy(self._socket_mode.interactions)
+
+    def user_stops_stream(self, channel: str, ts: str, user: str = "U1") -> None:
+        """A person presses Stop on a streaming message: appends get ``stopped_by_user`` from now on (and, with
+        ``stream_stop_events``, the app gets a ``message_stream_stopped`` event)."""
+        with self._lock:
+            stream = self._web_api.streams.user_stops_locked(channel, ts)
+            if self._web_api.streams.stream_stop_events and stream.state == "user_stopped":
+                self._socket_mode.push_locked({"type": "message_stream_stopped", "channel": channel, "ts": ts,
+                                               "user": user, "event_ts": self._workspace.next_ts()})
+            self._cond.notify_all()
+        self._socket_mode.pump()
+
+    def user_opens_messages_tab(self, user: str, channel: str, tab: str = "messages") -> str:
+        """A person opens the app's Messages tab (``app_home_opened`` with ``tab``); returns the envelope id."""
+        event = {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab,
+                 "event_ts": self._workspace.next_ts()}
+        return self.push_event(event)
+
+    def click(self, user: str, channel: str, message_ts: str, action: Json, *, team: str = TEAM_ID) -> str:
+        """A person clicks an element of one of the bot's messages: a ``block_actions`` interactive envelope as
+        Slack sends it over Socket Mode; returns its envelope id."""
+        with self._lock:
+            message = self._workspace.message(channel, message_ts) or {}
+            payload: Json = {
+                "type": "block_actions",
+                "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+                "api_app_id": APP_ID, "token": "verif",
+                "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                              "is_ephemeral": False, "thread_ts": message.get("thread_ts")},
+                "trigger_id": f"{int(time.time())}.fake", "team": {"id": TEAM_ID, "domain": "fake"},
+                "enterprise": None, "is_enterprise_install": False,
+                "channel": {"id": channel, "name": self._workspace.channels.get(channel, {}).get("name", "")},
+                "message": message, "state": {"values": {}},
+                "response_url": f"{self.api_url}response/{message_ts}",
+                "actions": [{**action, "action_ts": self._workspace.next_ts()}],
+            }
+            envelope_id = self._socket_mode.push_interactive_locked(payload)
+        self._socket_mode.pump()
+        return envelope_id
+
+    def click_feedback(self, user: str, channel: str, message_ts: str, *, positive: bool = True,
+                       team: str = TEAM_ID) -> str:
+        """Click the positive (or negative) feedback button of a message: the ``value`` of that button of its
+        ``feedback_buttons`` element, as Slack sends it. Raises if the message has no such buttons."""
+        message = self.message(channel, message_ts) or {}
+        for block in message.get("blocks") or []:
+            if block.get("type") != "context_actions":
+                continue
+            for element in block.get("elements") or []:
+                if element.get("type") == "feedback_buttons":
+                    button = element["positive_button" if positive else "negative_button"]
+                    return self.click(user, channel, message_ts, {
+                        "type": "feedback_buttons", "action_id": element.get("action_id"),
+                        "block_id": block.get("block_id"), "value": button["value"]}, team=team)
+        raise AssertionError(f"message {message_ts} has no feedback buttons")
 
     # ------------------------------------------------------------------ connection control
 

@@ -129,6 +129,7 @@ class SocketModeServer:
     def clear_locked(self) -> None:
         """Forget events, envelopes, acks and counters; open connections stay (with nothing unacked)."""
         self.events: list[Json] = []
+        self.interactions: list[Json] = []
         self.envelopes: dict[str, Json] = {}
         self.delivered: list[str] = []
         self.delivery_times: dict[str, tuple[float, int]] = {}  # envelope id -> (when sent, connection id)
@@ -301,6 +302,16 @@ class SocketModeServer:
         self._timers = [t for t in self._timers if t.is_alive()]
         self._timers.append(timer)
         timer.start()
+
+    def push_interactive_locked(self, payload: Json) -> str:
+        """Queue an ``interactive`` envelope (a button click: ``block_actions``); return its envelope_id. Call
+        ``pump`` next. Acks are recorded like any other; interactive envelopes are not sent again."""
+        envelope = {"type": "interactive", "envelope_id": str(uuid.uuid4()), "payload": copy.deepcopy(payload),
+                    "accepts_response_payload": False}
+        self.interactions.append(copy.deepcopy(envelope))
+        self.outbox.append(_Outgoing(json.dumps(envelope), None))
+        self._cond.notify_all()
+        return str(envelope["envelope_id"])
 
     def push_raw_locked(self, text: str) -> None:
         """Queue a frame to send as is. Call ``pump`` next."""

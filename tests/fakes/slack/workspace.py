@@ -156,6 +156,7 @@ class Workspace:
         self.channels: dict[str, Json] = {}
         self.messages_by_channel: dict[str, dict[str, Json]] = {}
         self.metadata_limit: int | None = None
+        self.reply_hooks: list[Any] = []  # called with (channel, thread_ts) when the app posts in a thread
         self.load_defaults_locked()
 
     def load_defaults_locked(self) -> None:
@@ -298,6 +299,12 @@ class Workspace:
         messages[message["ts"]] = message
         if thread_ts:
             self._recount_thread_locked(channel_id, thread_ts)
+
+    def app_replied_locked(self, channel_id: str, thread_ts: str | None) -> None:
+        """The app posted in a thread (a message or a stream): what that changes elsewhere (a status goes)."""
+        if thread_ts:
+            for hook in self.reply_hooks:
+                hook(channel_id, thread_ts)
 
     def _recount_thread_locked(self, channel_id: str, parent_ts: str) -> None:
         messages = self.messages_by_channel[channel_id]

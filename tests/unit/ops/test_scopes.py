@@ -11,7 +11,7 @@ MANIFEST = json.loads((Path(__file__).resolve().parents[3] / "manifest.json").re
 
 
 def test_the_manifest_grants_exactly_what_the_features_need() -> None:
-    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == sorted(scopes.needed_scopes())
+    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == sorted(scopes.manifest_scopes())
     assert sorted(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == sorted(scopes.needed_events())
 
 

@@ -26,6 +26,7 @@ from ..workspace import (
     opt_str,
     public,
 )
+from .blocks import check_blocks
 from .request import Method, err, parse_json_list, parse_metadata, truthy
 
 
@@ -35,6 +36,7 @@ class Chat:
     def __init__(self, workspace: Workspace, events: Events) -> None:
         self._workspace = workspace
         self._events = events
+        self.streaming: Any = lambda channel, ts: False  # (channel, ts) -> the message is a live stream
 
     def methods(self) -> dict[str, Method]:
         """This family's part of the method table."""
@@ -61,6 +63,9 @@ class Chat:
             return err("invalid_blocks_format")
         if not attachments_ok:
             return err("invalid_attachments")
+        problem = check_blocks(blocks or [])
+        if problem:
+            return err(problem)
         text = opt_str(params.get("text"))
         if not text and not blocks and not attachments:
             return err("no_text")
@@ -93,6 +98,7 @@ class Chat:
         if thread_ts and truthy(params.get("reply_broadcast")):
             message["subtype"] = "thread_broadcast"
         self._workspace.store_message_locked(channel_id, message, thread_ts)
+        self._workspace.app_replied_locked(channel_id, thread_ts)
         self._events.message_posted_locked(channel_id, message)
         body: Json = {
             "ok": True,
@@ -118,6 +124,8 @@ class Chat:
             return err("cant_update_message")
         if self._workspace.channels[channel_id]["is_archived"]:
             return err("is_archived")
+        if self.streaming(channel_id, ts):
+            return err("streaming_state_conflict")
         text = opt_str(params.get("text"))
         blocks, blocks_ok = parse_json_list(params.get("blocks"))
         attachments, attachments_ok = parse_json_list(params.get("attachments"))
@@ -127,6 +135,9 @@ class Chat:
             return err("invalid_attachments")
         if text is None and blocks is None and attachments is None:
             return err("no_text")
+        problem = check_blocks(blocks or [])
+        if problem:
+            return err(problem)
         if text is not None and len(text) > UPDATE_TEXT_LIMIT:
             return err("msg_too_long")
         metadata, metadata_ok = parse_metadata(params.get("metadata"))

@@ -31,18 +31,20 @@ from ..events import Events
 from ..faults import Faults, RateLimits
 from ..socket_mode import SocketModeServer
 from ..workspace import APP_TOKEN, BOT_TOKEN, Json, Workspace
+from .assistant import Assistant
 from .chat import Chat
 from .conversations import Conversations
 from .files import Files
 from .identity import Identity
 from .request import Method, bearer, err, parse_request_params
+from .streams import Streams
 
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 """Methods that take the app-level token (``xapp-``); every other method takes the bot token."""
 
 BOT_SCOPES = (
     "app_mentions:read", "chat:write", "channels:history", "groups:history", "im:history", "mpim:history",
-    "channels:read", "groups:read", "im:read", "mpim:read", "users:read", "files:read",
+    "channels:read", "groups:read", "im:read", "mpim:read", "users:read", "files:read", "assistant:write",
 )
 """The scopes the fake's bot token is granted by default (the app's manifest, installed as it is)."""
 APP_SCOPES = ("connections:write",)
@@ -149,9 +151,16 @@ class WebApi:
         self._http_thread: threading.Thread | None = None
         self.conversations = Conversations(workspace)
         self.files = Files(workspace, self._stopping)
+        self.streams = Streams(workspace, events)
+        self.assistant = Assistant(workspace, lambda: self.bot_scopes)
+        chat = Chat(workspace, events)
+        chat.streaming = self.streams.streaming
+        workspace.reply_hooks.append(self.assistant.cleared_by_reply_locked)
         self.methods: dict[str, Method] = {
             **Identity(workspace, socket_mode).methods(),
-            **Chat(workspace, events).methods(),
+            **chat.methods(),
+            **self.streams.methods(),
+            **self.assistant.methods(),
             **self.conversations.methods(),
             **self.files.methods(),
         }
@@ -166,6 +175,8 @@ class WebApi:
         self.violations: list[Call] = []
         self.conversations.clear_locked()
         self.files.clear_locked()
+        self.streams.clear_locked()
+        self.assistant.clear_locked()
 
     # ------------------------------------------------------------------ lifecycle
 
