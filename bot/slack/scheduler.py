@@ -280,9 +280,14 @@ class Scheduler:
     # -- decisions -------------------------------------------------------------------------------------
     def reserve(self) -> float:
         """Update tokens kept back for the final texts of answers still streaming: one each, up to the
-        burst (none for a single answer). First and interim edits only spend what is above it, so when many
+        burst (none for a single answer; with a shared budget, all but one whenever this process streams). First and interim edits only spend what is above it, so when many
         answers finish together their finals are not queued behind edits of text about to change anyway."""
         streaming = sum(1 for s in self.slots.values() if not s.final and s.route is not Route.NATIVE)
+        if self.shared and streaming:
+            # Other processes stream too, and this one cannot count them: first and interim edits take a token
+            # only from a full bucket, so under load the workspace's tokens go to final texts (which then land at
+            # once, as with one process), while a quiet workspace still shows its answers grow.
+            return float(self.edit_burst - 1)
         return 0.0 if streaming <= 1 else float(min(self.edit_burst, streaming))
 
     def _starved(self, slot: Slot, now: float) -> bool:

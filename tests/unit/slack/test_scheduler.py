@@ -404,3 +404,16 @@ def test_a_final_post_the_shared_budget_denied_is_not_asked_again_at_once() -> N
         assert denied > 0
         here.denied(turn, 0.0, denied)
     assert asks == 1
+
+
+def test_with_a_shared_budget_first_and_interim_edits_take_only_from_a_full_bucket() -> None:
+    """Other processes' answers are invisible here: keep every token but the burst's last for final texts."""
+    s = make(per_minute=60, burst=5)
+    s.shared = True
+    s.add("a", "C1")
+    s.mark_dirty("a", 0.0, method=Method.UPDATE)
+    assert s.reserve() == 4.0  # one answer here; alone it would keep nothing back
+    turn, _ = s.next_turn(0.0)
+    assert turn is not None and turn.shared is not None and turn.shared[3] == 5.0  # need: a full bucket
+    s.shared = False
+    assert s.reserve() == 0.0
