@@ -280,8 +280,9 @@ class Scheduler:
     # -- decisions -------------------------------------------------------------------------------------
     def reserve(self) -> float:
         """Update tokens kept back for the final texts of answers still streaming: one each, up to the
-        burst (none for a single answer; with a shared budget, all but one whenever this process streams). First and interim edits only spend what is above it, so when many
-        answers finish together their finals are not queued behind edits of text about to change anyway."""
+        burst (none for a single answer; with a shared budget, all but one whenever this process streams).
+        First and interim edits only spend what is above it, so when many answers finish together their
+        finals are not queued behind edits of text about to change anyway."""
         streaming = sum(1 for s in self.slots.values() if not s.final and s.route is not Route.NATIVE)
         if self.shared and streaming:
             # Other processes stream too, and this one cannot count them: first and interim edits take a token
