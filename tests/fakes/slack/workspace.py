@@ -277,6 +277,35 @@ class Workspace:
         """Public conversations are visible to the bot; private ones only when it is a member."""
         return not channel["is_private"] or BOT_USER_ID in channel["members"]
 
+    def visible_channel(self, value: Any) -> str | None:
+        """The id of the conversation ``value`` names, if the bot can see it (else Slack says channel_not_found)."""
+        channel_id = self.resolve_channel(value)
+        if channel_id is None or not self.visible_to_bot(self.channels[channel_id]):
+            return None
+        return channel_id
+
+    def postable_channel(self, value: Any) -> tuple[str, None] | tuple[None, str]:
+        """``(channel id, None)`` where the bot may post, else ``(None, Slack's error code)``.
+
+        Slack hides private conversations the bot is not in (channel_not_found); a public one it has not
+        joined is not_in_channel; an archived one is_archived."""
+        channel_id = self.resolve_channel(value)
+        if channel_id is None:
+            return None, "channel_not_found"
+        channel = self.channels[channel_id]
+        if BOT_USER_ID not in channel["members"]:
+            return None, "channel_not_found" if channel["is_private"] else "not_in_channel"
+        if channel["is_archived"]:
+            return None, "is_archived"
+        return channel_id, None
+
+    def live_message(self, channel_id: str, ts: Any) -> Json | None:
+        """The message at ``ts`` in the channel, unless there is none or only its tombstone is left."""
+        message = self.messages_by_channel[channel_id].get(opt_str(ts) or "")
+        if message is None or message.get("subtype") == "tombstone":
+            return None
+        return message
+
     # ------------------------------------------------------------------ messages
 
     def next_ts(self) -> str:

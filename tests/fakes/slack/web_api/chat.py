@@ -48,15 +48,9 @@ class Chat:
 
     def post_message(self, params: dict[str, Any]) -> Json:
         """chat.postMessage: store the bot's message, echo it as an event (text over 40,000 chars is cut)."""
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        channel_id, refused = self._workspace.postable_channel(params.get("channel"))
         if channel_id is None:
-            return err("channel_not_found")
-        channel = self._workspace.channels[channel_id]
-        if BOT_USER_ID not in channel["members"]:
-            # Slack hides private conversations the bot is not in.
-            return err("channel_not_found" if channel["is_private"] else "not_in_channel")
-        if channel["is_archived"]:
-            return err("is_archived")
+            return err(refused or "channel_not_found")
         blocks, blocks_ok = parse_json_list(params.get("blocks"))
         attachments, attachments_ok = parse_json_list(params.get("attachments"))
         if not blocks_ok:
@@ -113,15 +107,15 @@ class Chat:
 
     def update(self, params: dict[str, Any]) -> Json:
         """chat.update: edit one of the bot's own messages (text up to 4,000 chars) and send message_changed."""
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
+        channel_id = self._workspace.visible_channel(params.get("channel"))
+        if channel_id is None:
             return err("channel_not_found")
-        ts = opt_str(params.get("ts")) or ""
-        message = self._workspace.messages_by_channel[channel_id].get(ts)
-        if message is None or message.get("subtype") == "tombstone":
+        message = self._workspace.live_message(channel_id, params.get("ts"))
+        if message is None:
             return err("message_not_found")
         if message.get("bot_id") != BOT_ID:
             return err("cant_update_message")
+        ts = message["ts"]
         if self._workspace.channels[channel_id]["is_archived"]:
             return err("is_archived")
         if self.streaming(channel_id, ts):
@@ -170,15 +164,15 @@ class Chat:
 
     def delete(self, params: dict[str, Any]) -> Json:
         """chat.delete: delete one of the bot's own messages and send message_deleted."""
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
+        channel_id = self._workspace.visible_channel(params.get("channel"))
+        if channel_id is None:
             return err("channel_not_found")
-        ts = opt_str(params.get("ts")) or ""
-        message = self._workspace.messages_by_channel[channel_id].get(ts)
-        if message is None or message.get("subtype") == "tombstone":
+        message = self._workspace.live_message(channel_id, params.get("ts"))
+        if message is None:
             return err("message_not_found")
         if message.get("bot_id") != BOT_ID:
             return err("cant_delete_message")
+        ts = message["ts"]
         old = self._workspace.remove_message_locked(channel_id, ts)
         self._events.message_deleted_locked(channel_id, old)
         return {"ok": True, "channel": channel_id, "ts": ts}

@@ -52,8 +52,8 @@ class Conversations:
 
     def replies(self, params: dict[str, Any]) -> Json:
         """conversations.replies: a thread's parent and replies, filtered by oldest/latest, paged by cursor."""
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
+        channel_id = self._workspace.visible_channel(params.get("channel"))
+        if channel_id is None:
             return err("channel_not_found")
         messages = self._workspace.messages_by_channel[channel_id]
         ts = opt_str(params.get("ts")) or ""
@@ -103,8 +103,8 @@ class Conversations:
 
     def info(self, params: dict[str, Any]) -> Json:
         """conversations.info: a conversation as the bot sees it."""
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
-        if channel_id is None or not self._workspace.visible_to_bot(self._workspace.channels[channel_id]):
+        channel_id = self._workspace.visible_channel(params.get("channel"))
+        if channel_id is None:
             return err("channel_not_found")
         channel = self._workspace.channels[channel_id]
         info: Json = {k: v for k, v in channel.items() if k != "members"}

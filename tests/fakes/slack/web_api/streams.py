@@ -79,14 +79,9 @@ class Streams:
         return stream.state
 
     def start(self, params: dict[str, Any]) -> Json:
-        channel_id = self._workspace.resolve_channel(params.get("channel"))
+        channel_id, refused = self._workspace.postable_channel(params.get("channel"))
         if channel_id is None:
-            return err("channel_not_found")
-        channel = self._workspace.channels[channel_id]
-        if BOT_USER_ID not in channel["members"]:
-            return err("channel_not_found" if channel["is_private"] else "not_in_channel")
-        if channel["is_archived"]:
-            return err("is_archived")
+            return err(refused or "channel_not_found")
         thread_ts = opt_str(params.get("thread_ts"))
         if not thread_ts:
             return err("invalid_arguments")
@@ -113,10 +108,10 @@ class Streams:
         channel_id = self._workspace.resolve_channel(params.get("channel"))
         if channel_id is None:
             return err("channel_not_found")
-        ts = opt_str(params.get("ts")) or ""
-        message = self._workspace.messages_by_channel[channel_id].get(ts)
-        if message is None or message.get("subtype") == "tombstone":
+        message = self._workspace.live_message(channel_id, params.get("ts"))
+        if message is None:
             return err("message_not_found")
+        ts = message["ts"]
         stream = self.streams.get((channel_id, ts))
         if stream is None:
             return err("message_not_in_streaming_state")
