@@ -35,10 +35,11 @@ def start(slack: FakeSlack, bedrock: FakeBedrock, n: int, state: str, **extra: s
     env = process_env(**AWS_ENV, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url,
                       AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock.url, BEDROCK_MODEL_ID=MODEL, LOG_LEVEL="WARNING",
                       STATE_URL=state, **extra)
-    before = slack.open_connections
+    # not open_connections: a killed process of an earlier run may still count as open at this moment
+    before = slack.connections_opened
     procs = [subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd="/", stdin=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(n)]
-    slack.wait_for(lambda s: s.open_connections >= before + n, timeout=60)
+    slack.wait_for(lambda s: s.connections_opened >= before + n, timeout=60)
     time.sleep(1.0)  # let them finish starting
     return procs
 

@@ -35,9 +35,10 @@ def replicas(spawn: Any, slack: FakeSlack, bedrock: FakeBedrock,
     def start(n: int, **extra: str) -> list[Any]:
         env = {**bot_env(slack), **AWS_ENV, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
                "STATE_URL": redis_server.url, "KEY_PREFIX": prefix, "LEASE_SECONDS": "3", **extra}
-        before = slack.open_connections
+        before = slack.connections_opened  # not open_connections: a killed process of an
+        # earlier test may still count as open at this moment, and close a moment later
         procs = [spawn(env) for _ in range(n)]
-        slack.wait_for(lambda s: s.open_connections >= before + n, timeout=30)
+        slack.wait_for(lambda s: s.connections_opened >= before + n, timeout=30)
         started.extend(procs)
         return procs
 
