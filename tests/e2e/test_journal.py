@@ -131,7 +131,7 @@ def test_sigterm_pauses_what_cannot_finish_and_the_next_start_completes_it(spawn
     def model(request: Request) -> Any:
         if "quick" in str(request.messages):
             return Stream(["quick ", "one"], delay=0.2)
-        return Answer(long_answer, token_chars=3, delay=0.05)  # about 20 s: does not finish in the grace
+        return Answer(long_answer, token_chars=3, delay=0.025)  # about 16 s: does not finish in the grace
 
     bedrock.set_fallback(model)
     env = env_for(slack, bedrock, fresh_state_url(), SHUTDOWN_GRACE_SECONDS="4")
