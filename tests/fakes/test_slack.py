@@ -538,7 +538,8 @@ def test_envelopes_go_to_one_random_live_connection(fake: FakeSlack) -> None:
     fake.random_seed = 7
     links = [_raw_connection(fake) for _ in range(3)]
     try:
-        fake.wait_for(lambda f: f.open_connections == 3)
+        # ready for envelopes: counted once the fake marked them ready, a moment after their hello went out
+        fake.wait_for(lambda f: f.open_connections == 3 and f.connections_opened == 3)
         for i in range(30):
             fake.push_event({"type": "app_mention", "user": "U1", "text": f"<@{BOT_USER_ID}> {i}", "channel": "C1",
                              "ts": f"1.{i}", "event_ts": f"1.{i}"})
