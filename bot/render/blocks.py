@@ -22,6 +22,9 @@ from bot.render.seams import blank, strip_reopen_mark
 PARSER: Final = MarkdownIt("commonmark", {"maxNesting": 20}).enable(["table"]).disable("inline")
 """Block-level parse only: enough for leaves, containers and fences (configured once, only read)."""
 
+BLOCK_START_CHARS: Final = frozenset("#>-+*=_~`<|[0123456789 \t")
+"""What a line must start with to possibly be something other than paragraph text (checked by parsing)."""
+
 _NEWLINE_RE: Final = re.compile(r"\r\n?|\n")
 _LEAVES: Final = {
     "paragraph_open": "paragraph",

@@ -2,7 +2,8 @@
 
 Slack rejects a ``text`` longer than 4,000 characters, so a long answer is posted as several messages.
 The splitter works on the Markdown source; every part is later rendered on its own (by default with
-:func:`bot.render.mrkdwn.to_mrkdwn`; :func:`split_markdown_native` serves Markdown sent as it is).
+:func:`bot.render.mrkdwn.to_mrkdwn`; the native route cuts its streamed messages by the rules of
+:mod:`bot.slack.native_cut`, since it can never take back text already shown).
 
 Invariants (checked by the unit and property tests):
 
@@ -50,7 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.render.blocks import PARSER, BlockMap, Container, Fence
+from bot.render.blocks import BLOCK_START_CHARS, PARSER, BlockMap, Container, Fence
 from bot.render.cjk import CLASS as CJK_CLASS
 from bot.render.graphemes import is_cluster_boundary
 from bot.render.mrkdwn import to_mrkdwn
@@ -58,17 +59,12 @@ from bot.render.seams import REOPEN_MARK, SEAM, TABLE_SEAM, blank, inserted_leng
 from bot.render.urls import find_urls
 
 __all__ = [
-    "NATIVE_LIMIT",
     "REOPEN_MARK",
     "join_parts",
     "slack_length",
     "split_all",
     "split_markdown",
-    "split_markdown_native",
 ]
-
-NATIVE_LIMIT: Final = 12_000
-"""Characters of Markdown Slack accepts in ``markdown_text`` (chat.postMessage, chat.update, streams)."""
 
 _PARAGRAPH: Final = 5
 _LINE: Final = 4
@@ -86,8 +82,6 @@ _NO_LINE_START: Final = frozenset(
     "、。，．・：；！？」』）】〕〉》］｝ーゝゞヽヾ々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ…‥"
 )
 _NO_LINE_END: Final = frozenset("「『（【〔〈《［｛")
-# What a line must start with to possibly be something other than paragraph text (checked by parsing).
-_BLOCK_START_CHARS: Final = frozenset("#>-+*=_~`<|[0123456789 \t")
 
 _PARAGRAPH_RE: Final = re.compile(r"(?:\r\n?|\n)(?:[ \t]*(?:\r\n?|\n))+(?=[ \t]*[^ \t\r\n])")
 _LINE_RE: Final = re.compile(r"(?:\r\n?|\n)(?=[ \t]*[^ \t\r\n])")
@@ -358,7 +352,7 @@ class _Window:
         """Does the line cut at ``pos`` still end the head as paragraph text? (``--- x`` is text, ``--- `` is
         a rule; ``=== x`` under a paragraph line is text, ``===`` turns it into a heading.)"""
         fragment = self.markdown[self.blocks.line_starts[line] + text_start : pos]
-        if not fragment or fragment[0] not in _BLOCK_START_CHARS:
+        if not fragment or fragment[0] not in BLOCK_START_CHARS:
             return True
         tokens = PARSER.parse(fragment if line == first else "x\n" + fragment)
         return bool(tokens) and tokens[0].type == "paragraph_open" and tokens[-1].type == "paragraph_close"
@@ -367,7 +361,7 @@ class _Window:
         """Would the text from ``pos`` to the end of its line, starting a part, be anything but paragraph text?"""
         blocks = self.blocks
         tail = self.markdown[pos : blocks.content_end(line)]
-        if not tail or tail[0] not in _BLOCK_START_CHARS:
+        if not tail or tail[0] not in BLOCK_START_CHARS:
             return False
         following = blocks.lines[line + 1] if line + 1 < len(blocks.lines) else ""
         tokens = PARSER.parse(tail + "\n" + following if following.strip() else tail)
@@ -583,25 +577,3 @@ def split_all(markdown: str, limit: int, *, render: Callable[[str], str] = to_mr
         head, rest = split_markdown(rest, limit, render=render)
         parts.append(head)
     return parts
-
-
-def _as_is(markdown: str) -> str:
-    return markdown
-
-
-def split_markdown_native(markdown: str, limit: int = NATIVE_LIMIT) -> tuple[str, str]:
-    """Cut Markdown that is sent to Slack unconverted (``markdown_text``), at most ``limit`` characters a part.
-
-    For the native-streaming route, where Slack renders standard Markdown itself. The same cut rules as
-    for mrkdwn apply, with the part's own Markdown as what is measured (UTF-16 code units, so a part never
-    passes Slack's 12,000-character limit): the rest never starts with something that changes its meaning
-    (a paragraph continued there stays text; a cut inside a fenced code block closes it in the head and
-    reopens it, language kept, in the rest; a table continued there repeats its header row; text inside a
-    quote or list item is continued inside it). The insertions are invisible in Markdown as Slack renders
-    it, with two visible exceptions: a list item continued in the next part shows its bullet or number again
-    (Markdown cannot open a list item without one), and the repeated header row of a table. The inserted
-    marks are U+2062–U+2064 (zero width) and, for code, a word in the fence's info string, which Markdown
-    renderers do not show. ``join_parts`` removes every insertion, so the parts give back the answer
-    exactly. Returns ``(markdown, "")`` when it fits; nothing calls this yet.
-    """
-    return split_markdown(markdown, limit, render=_as_is)

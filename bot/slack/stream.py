@@ -5,10 +5,11 @@ it, `chat.appendStream` adds text (at most `APPEND_LIMIT` characters a call), `c
 the marks (message metadata) and, on the last message, the feedback buttons. Text once appended can never be
 taken back, so:
 
-* a message is cut (`bot.slack.native_cut`) at or after what it already shows, before `NATIVE_LIMIT`; the open
-  message only shows text up to `HOLD_BACK` characters below that limit until the cut is known, so the cut
-  can still be made at a good boundary; a code block cut between two messages is closed and reopened (shown
-  only: the marks hold the model's Markdown exactly);
+* a message is cut (`bot.slack.native_cut`) at or after what it already shows, before `NATIVE_LIMIT`, where
+  the next message means what its text meant; the open message only shows text up to `HOLD_BACK`
+  characters below that limit until the cut is known, so the cut can still be made at a good boundary; a
+  code block cut between two messages is closed and reopened, a table cut between rows shows its header
+  again (shown only: the marks hold the model's Markdown exactly);
 * a stream Slack ended (`message_not_in_streaming_state`: streams expire after about five minutes) is
   finished with `chat.update` (the text it shows, as a `markdown` block) and the answer goes on in a new
   message;
@@ -24,7 +25,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.slack.native_cut import cut, fits, open_fence, utf16_len
+from bot.slack.native_cut import cut, fits, open_fence, reopening, utf16_len
 
 NATIVE_LIMIT = 11_000  # UTF-16 units of one streamed message (Slack: markdown_text ≤ 12,000; markdown blocks
 # ≤ 12,000 together, refused at about 11,300 with other blocks: a streamed message may have to be redone as one)
@@ -88,12 +89,13 @@ class NativeLayout:
         self.has_text = self.has_text or bool(markdown.strip())
 
     def _seal(self, head: str) -> None:
-        """Close the open message after `head` (of its Markdown); the rest opens the next one."""
+        """Close the open message after `head` (of its Markdown); the rest opens the next one, reopening the
+        code block or table the cut is in."""
         opener = open_fence(self._prefix + head)
         suffix = _closing(opener, self._prefix + head) if opener else ""
         self._sealed.append(NativePart(head, self._prefix, suffix, closed=True, sendable=len(head)))
         self._tail = self._tail[len(head):]
-        self._prefix = opener + "\n" if opener else ""
+        self._prefix = reopening(self._prefix + head, self._tail)
 
     def seal_at(self, shown: int) -> None:
         """Slack ended the open message's stream showing `shown` characters of its Markdown: it ends there."""
@@ -108,7 +110,7 @@ class NativeLayout:
         (a cut never goes before them)."""
         floor = max(0, floor - len(self._prefix))
         while utf16_len(self._prefix + self._tail) > self.limit:
-            head, rest = cut(self._tail, self.limit - utf16_len(self._prefix), floor=floor)
+            head, rest = cut(self._tail, self.limit - utf16_len(self._prefix), floor=floor, shown=self._prefix)
             if not rest:
                 break
             self._seal(head)

@@ -18,7 +18,6 @@ from bot.render.splitting import (
     slack_length,
     split_all,
     split_markdown,
-    split_markdown_native,
 )
 
 # The splitter's insertions, as documented in bot/render/seams.py (written out, not imported).
@@ -422,50 +421,6 @@ def test_a_cut_never_leaves_a_line_that_turns_into_a_rule() -> None:
     text = "alpha beta\n--- gamma delta epsilon"
     head, rest = split_markdown(text, 16, render=identity)
     assert head == "alpha beta\n"
-    assert join_parts([head, rest]) == text
-
-
-# ------------------------------------------------------------------------------------- native Markdown
-
-
-def test_native_text_that_fits_is_not_split() -> None:
-    text = "# Title\n\n" + "word " * 2000
-    assert split_markdown_native(text) == (text, "")
-
-
-def test_native_parts_stay_under_12000_and_join_back() -> None:
-    text = "".join(f"Paragraph {i}: " + "lorem ipsum dolor " * 40 + "\n\n" for i in range(60))
-    parts = []
-    rest = text
-    while rest:
-        head, rest = split_markdown_native(rest)
-        parts.append(head)
-    assert len(parts) >= 4
-    assert all(slack_length(part) <= 12000 for part in parts)
-    assert all(part.endswith("\n\n") for part in parts[:-1])  # cut between paragraphs
-    assert join_parts(parts) == text
-
-
-def test_native_fence_is_closed_and_reopened_with_its_language() -> None:
-    text = "Intro:\n\n```python\n" + "".join(f"print({i})\n" for i in range(10)) + "```\n\nDone."
-    head, rest = split_markdown_native(text, 60)
-    assert head == "Intro:\n\n```python\nprint(0)\nprint(1)\nprint(2)\nprint(3)\n```"
-    assert rest.startswith(f"```python{REOPEN_MARK}0\nprint(4)\n")
-    assert CM.parse(rest)[0].type == "fence" and CM.parse(rest)[0].info.startswith("python")
-    assert join_parts([head, rest]) == text
-
-
-def test_native_rest_never_starts_with_a_block_marker() -> None:
-    head, rest = split_markdown_native("one two three ~~~ four five six seven eight", 14)
-    assert (head, rest) == ("one two three ", f"{SEAM}~~~ four five six seven eight")
-    assert [t.type for t in CM.parse(rest)] == ["paragraph_open", "inline", "paragraph_close"]
-
-
-def test_native_table_repeats_its_header() -> None:
-    text = "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(20))
-    head, rest = split_markdown_native(text, 80)
-    assert rest.startswith(f"|{TABLE_SEAM} a | b |\n|---|---|\n| ")
-    assert CM.parse(rest)[0].type == "table_open"
     assert join_parts([head, rest]) == text
 
 

@@ -6,6 +6,11 @@ a code block closed and reopened across messages; a note only on a finished answ
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
 from bot.slack.native_cut import cut, open_fence, utf16_len
 from bot.slack.stream import NativeLayout, Op, StreamMessage, StreamState, next_stream_call
 
@@ -36,10 +41,98 @@ def test_cut_counts_utf16_units() -> None:
     assert utf16_len(head) <= 100 and head + rest == text and len(head) == 50
 
 
+# Slack renders CommonMark with GFM tables on this route; parsed here independently of the product's parser
+_CM = MarkdownIt("commonmark").enable("table")
+
+# (text, limit) -> (head, rest): a cut never makes the next message start something the text was not
+_MEANING_CASES = {
+    "a fence marker in a paragraph stays text": (
+        "one two three ~~~ four five six seven eight", 17, ("one two ", "three ~~~ four five six seven eight")),
+    "four spaces continuing a paragraph do not become code": (
+        "x" * 70 + "\n    four spaces here are still paragraph text, not code", 100,
+        ("x" * 70 + "\n    four spaces here are ", "still paragraph text, not code")),
+    "a lazy \"2.\" line does not become a list": (
+        "x" * 70 + "\n2. stays in the paragraph, since a list that interrupts one starts at 1", 100,
+        ("x" * 70 + "\n2. ", "stays in the paragraph, since a list that interrupts one starts at 1")),
+    "the head does not end in a heading's underline": (
+        "abc\n--- def ghi", 9, ("abc\n", "--- def ghi")),
+    "a heading that starts a line may start a message": (
+        "Some text here\n# A heading that is long", 28, ("Some text here\n", "# A heading that is long")),
+    "list items stay list items": (
+        "- " + "a " * 20 + "\n- " + "b " * 20, 60, ("- " + "a " * 20 + "\n", "- " + "b " * 20)),
+    "quoted lines stay quoted": (
+        "> " + "a " * 20 + "\n> " + "b " * 20, 60, ("> " + "a " * 20 + "\n", "> " + "b " * 20)),
+    "a table is cut between body rows, never inside one": (
+        "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |", 36,
+        ("| a | b |\n|---|---|\n| 1 | 2 |\n", "| 3 | 4 |\n| 5 | 6 |")),
+    "an HTML block is not cut in the middle": (
+        "intro\n\n<div>\n" + "<p>line</p>\n" * 10 + "</div>\n\nafter", 100,
+        ("intro\n\n", "<div>\n" + "<p>line</p>\n" * 10 + "</div>\n\nafter")),
+    "a closing fence line alone would open an empty block": (
+        "```\ncode line one\ncode line two\n```\nafter it", 35,
+        ("```\ncode line one\ncode line ", "two\n```\nafter it")),
+}
+
+
+@pytest.mark.parametrize("text, limit, expected", _MEANING_CASES.values(), ids=_MEANING_CASES.keys())
+def test_a_cut_keeps_the_meaning_of_both_messages(text: str, limit: int, expected: tuple[str, str]) -> None:
+    assert cut(text, limit) == expected
+
+
+def test_a_table_continued_in_the_next_message_shows_its_header_again() -> None:
+    layout = NativeLayout(limit=60, hold_back=10)
+    table = "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(10))
+    layout.append(table)
+    parts = layout.snapshot(final=True)
+    assert len(parts) >= 3 and "".join(p.md for p in parts) == table
+    for part in parts[1:]:
+        assert part.target.startswith("| a | b |\n|---|---|\n| ")
+        assert _CM.parse(part.target)[0].type == "table_open"
+
+
+def test_a_code_span_longer_than_a_message_is_cut_anyway_and_the_messages_stay_short() -> None:
+    """No boundary keeps a long ``` span text: the forced cut's head reads as a code block, closed there; the
+    next message reopens it with the fence and its language only (not the whole line), so every message makes
+    progress."""
+    text = "``` " + "word " * 30 + "``` after"
+    layout = NativeLayout(limit=40, hold_back=10)
+    layout.append(text)
+    parts = layout.snapshot(final=True)
+    assert "".join(p.md for p in parts) == text
+    assert parts[1].prefix == "```word\n" and all(utf16_len(p.target) <= 45 for p in parts)
+    assert len(parts) <= 6
+
+
+# ``` is left out: a code span longer than a message leaves no boundary but a forced one (tested on its own)
+_PLAIN = ["word", "text", "more", "again", "Slack", "ok"]
+_MARKERS = ["", "~~~", "``", "#", "##", "-", "+", "*", "1.", "2)", ">", "<div>", "|", "===", "---", "    x"]
+
+
+_LINE_STARTS = ["", "", "", "2)", "    x", "``", "<span>"]  # what can begin a paragraph's later line
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_LINE_STARTS), st.sampled_from(_PLAIN), st.sampled_from(_MARKERS),
+                          st.sampled_from(_PLAIN), st.sampled_from([" "] * 6 + ["\n"])), min_size=20, max_size=60),
+       st.integers(min_value=30, max_value=90))
+def test_every_message_of_a_paragraph_is_a_paragraph(units: list[tuple[str, str, str, str, str]], limit: int) -> None:
+    """One paragraph full of would-be block markers, streamed in messages of any size: each message alone
+    is still one paragraph, and the messages hold the answer exactly."""
+    text = "".join(f"{start} " * bool(start) + f"{a} {marker} {b}{sep}" for start, a, marker, b, sep in units).strip()
+    assume([t.type for t in _CM.parse(text)] == ["paragraph_open", "inline", "paragraph_close"])
+    layout = NativeLayout(limit=limit, hold_back=10)
+    layout.append(text)
+    parts = layout.snapshot(final=True)
+    assert "".join(p.md for p in parts) == text
+    for part in parts:
+        assert [t.type for t in _CM.parse(part.target)] == ["paragraph_open", "inline", "paragraph_close"], part
+
+
 def test_open_fence_names_the_opening_line() -> None:
     assert open_fence("text\n```python\nx = 1\n") == "```python"
     assert open_fence("```python\nx = 1\n```\n") is None
     assert open_fence("~~~\n```\nstill code\n") == "~~~"
+    assert open_fence("``` inline code ``` in a paragraph\n") is None
 
 
 def test_a_placeholder_stream_then_appends_then_stop() -> None:
