@@ -45,6 +45,7 @@ class Kind(enum.Enum):
     CONTEXT_TOO_LONG = "context_too_long"  # retry once with a smaller history
     ACCESS_DENIED = "access_denied"
     MODEL_NOT_FOUND = "model_not_found"
+    GUARDRAIL_REJECTED = "guardrail_rejected"  # the configured guardrail does not exist (or is malformed)
     CREDENTIALS = "credentials"
     BAD_REQUEST = "bad_request"
     UNKNOWN = "unknown"
@@ -67,6 +68,8 @@ NOTES: dict[Kind, str] = {
     "on the inference profile and its foundation models in IAM.",
     Kind.MODEL_NOT_FOUND: "Bedrock does not know the configured model. Operator: check BEDROCK_MODEL_ID and "
     "AWS_REGION (the inference profile must exist in that Region).",
+    Kind.GUARDRAIL_REJECTED: "Bedrock refused the configured guardrail. Operator: check BEDROCK_GUARDRAIL_ID and "
+    "BEDROCK_GUARDRAIL_VERSION (the guardrail must exist in AWS_REGION); `python -m bot check` tries it.",
     Kind.CREDENTIALS: "The bot has no valid AWS credentials. Operator: check the AWS credentials "
     "(expired session, missing role or keys) of the bot's process.",
     Kind.BAD_REQUEST: "Bedrock rejected the request. Operator: see the bot's log for the reason.",
@@ -122,6 +125,8 @@ def classify_model_error(code: str, message: str) -> Kind:
             return Kind.PREFILL_REJECTED
         if "cach" in text and ("support" in text or "cachepoint" in text):
             return Kind.CACHE_REJECTED
+        if "guardrail" in text:
+            return Kind.GUARDRAIL_REJECTED
         if "model identifier is invalid" in text or ("model id" in text and "invalid" in text):
             return Kind.MODEL_NOT_FOUND
         if "on-demand throughput isn" in text or "inference profile" in text:

@@ -61,7 +61,8 @@ class Identity:
     bot_id: str
 
 
-def _inference_config(settings: Settings) -> dict[str, Any]:
+def inference_config(settings: Settings) -> dict[str, Any]:
+    """Bedrock's `inferenceConfig` from the settings (the bot's answers and `python -m bot ask` alike)."""
     config: dict[str, Any] = {"maxTokens": settings.bedrock_max_tokens}
     if settings.bedrock_temperature is not None:
         config["temperature"] = settings.bedrock_temperature
@@ -483,7 +484,7 @@ class Responder:
     def _generation(self, job: Job, handle: AnswerHandle, messages: list[dict[str, Any]],
                     system: list[dict[str, Any]], shown: str, lost: threading.Event) -> Generation:
         request = ModelRequest(model_id=self._settings.bedrock_model_id, messages=messages, system=system,
-                               inference_config=_inference_config(self._settings), cache=True)
+                               inference_config=inference_config(self._settings), cache=True)
 
         def shrink(current: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | None:
             budget = sum(history.message_tokens(m) for m in current) // 2  # at least one pair goes

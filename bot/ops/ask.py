@@ -31,7 +31,7 @@ class Terminal:
 
     def __init__(self, settings: Settings, client: Any, out: TextIO, err: TextIO) -> None:
         from bot.app import guardrail_config
-        from bot.responder import BASE_PROMPT, _inference_config
+        from bot.responder import BASE_PROMPT, inference_config
 
         self._settings = settings
         self._client = client
@@ -45,7 +45,7 @@ class Terminal:
                               guardrail=guardrail_config(settings))
         prompt = "\n\n".join(p for p in (BASE_PROMPT, settings.system_prompt) if p)
         self._system = [{"text": prompt}]
-        self._inference = _inference_config(settings)
+        self._inference = inference_config(settings)
         self.messages: list[dict[str, Any]] = []
 
     def ask(self, question: str) -> bool:

@@ -64,6 +64,20 @@ def test_an_intervention_ends_the_reply_with_the_note_and_is_logged(guarded: Any
     assert fields["stop_reason"] == "guardrail_intervened" and fields["outcome"] == "complete_with_note"
 
 
+def test_an_unknown_guardrail_gets_a_note_naming_the_settings(guarded: Any, slack: FakeSlack,
+                                                              bedrock: FakeBedrock) -> None:
+    """Bedrock refuses a guardrail that does not exist (a ValidationException): the reply names the two
+    settings to check, not a generic "see the log", and the bot goes on serving."""
+    bedrock.add_guardrail("arn:aws:bedrock:us-east-1:123456789012:guardrail/another", "1")  # ours is unknown now
+    ts = slack.user_says("C1", "U1", "<@UBOT> hello")
+    reply = final_state(slack, "C1", ts)[-1]["text"]
+    assert "BEDROCK_GUARDRAIL_ID" in reply and "BEDROCK_GUARDRAIL_VERSION" in reply
+    assert len(bedrock.calls) == 1  # not retried: retrying cannot help
+    bedrock.add_guardrail(GUARDED["BEDROCK_GUARDRAIL_ID"], "4")
+    bedrock.enqueue(Stream(["Back."]))
+    assert final_state(slack, "C1", slack.user_says("C1", "U1", "<@UBOT> again"))[-1]["text"] == "Back."
+
+
 def test_async_mode_is_passed_on(guarded: Any, spawn: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     guarded.close(grace=1.0)  # only the process below is connected from now on
     slack.wait_for(lambda s: s.open_connections == 0, timeout=5)
