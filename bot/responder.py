@@ -28,9 +28,10 @@ from bot.model.bedrock import ConverseStreamClient
 from bot.model.generation import Generation, ModelCapabilities, ModelRequest, Policy
 from bot.ops.recorder import NullRecorder, Recorder
 from bot.render.layout import LIMIT, PLACEHOLDER
+from bot.slack.answer import AnswerHandle, AnswerRef
 from bot.slack.marks import read_marks
 from bot.slack.reader import SlackReader
-from bot.slack.writer import AnswerHandle, AnswerRef, SlackWriter
+from bot.slack.writer import SlackWriter
 from bot.state import keys
 from bot.state.leases import LeaseKeeper
 from bot.state.store import JobRecord, Store, StoreError

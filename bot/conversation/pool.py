@@ -31,7 +31,7 @@ class Job:
     key: tuple[str, str, str]  # (team_id, channel, thread_ts): one answer at a time per key
     record: Any  # bot.state.store.JobRecord
     request: Any = None
-    handle: Any = None  # bot.slack.writer.AnswerHandle
+    handle: Any = None  # bot.slack.answer.AnswerHandle
     queued: bool = False  # its placeholder says it waits for a worker
     deferred: bool = False  # Slack must be asked something before it may be answered (no placeholder yet)
     resumed: bool = False  # read back from the journal (at startup, or taken over from another process)
