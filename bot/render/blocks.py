@@ -26,7 +26,7 @@ BLOCK_START_CHARS: Final = frozenset("#>-+*=_~`<|[0123456789 \t")
 """What a line must start with to possibly be something other than paragraph text (checked by parsing)."""
 
 _NEWLINE_RE: Final = re.compile(r"\r\n?|\n")
-_LEAVES: Final = {
+LEAVES: Final = {
     "paragraph_open": "paragraph",
     "heading_open": "heading",
     "fence": "fence",
@@ -35,6 +35,7 @@ _LEAVES: Final = {
     "html_block": "html",
     "hr": "hr",
 }
+"""The parser's token of each kind of leaf block, and that kind's name here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ class BlockMap:
                 containers.append(container)
                 open_stack.append(container)
                 continue
-            leaf_kind = _LEAVES.get(token.type)
+            leaf_kind = LEAVES.get(token.type)
             if leaf_kind is None:
                 continue
             leaf = Leaf(leaf_kind, first, last)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.render.blocks import BLOCK_START_CHARS, PARSER, BlockMap
+from bot.render.blocks import BLOCK_START_CHARS, LEAVES, PARSER, BlockMap
 
 PREFERRED = 0.3  # prefer boundaries in the last 30 % of the window
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -85,8 +85,6 @@ def reopening(before: str, rest: str) -> str:
     return blocks.lines[leaf.first] + "\n" + blocks.lines[leaf.first + 1] + "\n"
 
 
-_LEAF_TOKENS = {"paragraph_open": "paragraph", "heading_open": "heading", "fence": "fence", "code_block": "code",
-                "table_open": "table", "html_block": "html", "hr": "hr"}
 _CONTAINER_TOKENS = {"blockquote_open": "quote", "list_item_open": "item"}
 
 
@@ -96,8 +94,8 @@ def _shape(markdown: str) -> tuple[list[str], str | None]:
     for token in PARSER.parse(markdown):
         if token.type in _CONTAINER_TOKENS:
             containers.append(_CONTAINER_TOKENS[token.type])
-        elif token.type in _LEAF_TOKENS:
-            return containers, _LEAF_TOKENS[token.type]
+        elif token.type in LEAVES:
+            return containers, LEAVES[token.type]
     return containers, None
 
 
