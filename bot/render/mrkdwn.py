@@ -1,13 +1,10 @@
 """Convert the Markdown that Claude writes into Slack ``mrkdwn`` for the ``text`` field of a message.
 
-The input is parsed with markdown-it-py (CommonMark plus the GFM ``table`` and ``strikethrough`` rules) and
-the token tree is rendered by the functions in this module. Three parser rules are our own: one inline rule
-turns Slack control sequences into single tokens, one turns a bare URL into a single token (before emphasis,
-so ``*`` in a URL path stays in the URL; :mod:`bot.render.urls` says where a URL ends), and the emphasis
-tokenizer relaxes CommonMark's flanking test next to CJK characters (``これは**「重要」**です`` is bold) and
-after a label such as ``**Note:**This`` (bold "Note:"; plain CommonMark leaves both literal). No regular
-expression converts Markdown syntax; the few regular expressions here only recognise Slack sequences and
-runs of backticks, each documented where it is defined.
+The input is parsed by :mod:`bot.render.parsing` (markdown-it-py: CommonMark plus the GFM ``table`` and
+``strikethrough`` rules, and our own rules for Slack sequences, bare URLs, emphasis next to CJK text and after
+a label such as ``**Note:**This``, and the splitter's seams), and the token tree is rendered by the functions
+in this module. No regular expression converts Markdown syntax; the few regular expressions here only
+recognise Slack sequences and runs of backticks, each documented where it is defined.
 
 Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
 
@@ -42,24 +39,18 @@ Invariants of :func:`to_mrkdwn` (checked by the unit and property tests):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_core import StateCore
-from markdown_it.rules_inline import StateInline
-from markdown_it.rules_inline.state_inline import Delimiter
 from markdown_it.token import Token
 
 from bot.render.blocks import PARSER as BLOCK_PARSER
-from bot.render.cjk import is_cjk
 from bot.render.graphemes import display_width
+from bot.render.parsing import MAX_NESTING, PARSER, SLACK_SEQUENCE_RE
 from bot.render.seams import SEAM, TABLE_SEAM, seam_line
 from bot.render.slack_text import ZWSP, Piece, join_pieces, literal_label
-from bot.render.urls import starts_url, url_at
 
 __all__ = ["HR_LINE", "LAG_FROM", "ZWSP", "Growing", "display_width", "render_growing", "to_mrkdwn"]
 
@@ -70,204 +61,15 @@ _BULLETS: Final = ("•", "◦", "▪")
 _LIST_INDENT: Final = "    "
 _LABEL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside <url|label>: Slack would end the url there
 _CODE_BACKTICK: Final = "ˋ"  # U+02CB stands in for "`" inside inline code: Slack cannot escape it
-_LABEL_END: Final = frozenset(":.!?,;)]}”’»")  # what a bold label typically ends with ("**Note:**")
 _CELL_PIPE: Final = "∣"  # U+2223 stands in for "|" inside a table cell: the columns are separated by " | "
 
-# Slack control sequences that the model may write on purpose and that are kept verbatim (only a bare "&"
-# inside them is escaped). Broadcasts such as <!here> deliberately do not match and therefore get escaped.
-_SLACK_SEQUENCE_RE: Final = re.compile(
-    r"<(?:"
-    r"@[A-Z0-9]+"  # user mention: <@U123ABC> or <@U123|name>
-    r"|#[A-Z0-9]+"  # channel: <#C123ABC> or <#C123|name>
-    r"|!subteam\^[A-Z0-9]+"  # user group: <!subteam^S123>
-    r"|(?:https?://|mailto:)[^\s<>|]+"  # link: <https://…>, <https://…|label>, <mailto:…>
-    r")(?:\|[^<>\n]*)?>"
-)
 # An "&" that does not already start one of the three entities Slack understands.
 _BARE_AMP_RE: Final = re.compile(r"&(?!amp;|lt;|gt;)")
-# Bare http(s) URLs in plain text (markdown-it's linkify needs an extra package). Only ASCII URL characters
-# are taken so that Japanese text written directly after a URL is not swallowed into it.
-_BARE_URL_RE: Final = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_URL_TRAILING_PUNCT: Final = ".,:;!?'\"*_"
 # Three or more backticks would end a Slack code block early.
 _BACKTICK_RUN_RE: Final = re.compile(r"`{3,}")
 _ABSOLUTE_URL_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _NEWLINE_RE: Final = re.compile(r"\r\n?|\n")  # how markdown-it splits lines
 _TABLE_ALIGN_RE: Final = re.compile(r"text-align:\s*(left|right|center)")
-
-
-def _slack_sequence_rule(state: StateInline, silent: bool) -> bool:
-    """markdown-it inline rule: turn a Slack control sequence into a single ``slack_sequence`` token.
-
-    It runs before ``autolink``/``html_inline`` so that ``<https://x|label>`` is not mangled into an
-    autolink and ``<!subteam^S1>`` is not taken for an HTML declaration. Code spans are consumed by the
-    earlier ``backticks`` rule, so sequences inside code stay code.
-    """
-    if state.src[state.pos] != "<":
-        return False
-    match = _SLACK_SEQUENCE_RE.match(state.src, state.pos, state.posMax)
-    if match is None:
-        return False
-    if not silent:
-        token = state.push("slack_sequence", "", 0)
-        token.content = match.group(0)
-    state.pos = match.end()
-    return True
-
-
-def _bare_url_rule(state: StateInline, silent: bool) -> bool:
-    """markdown-it inline rule: a bare ``http(s)://`` URL becomes one ``bare_url`` token.
-
-    It fires at the ``:`` of the scheme (the ``text`` rule stops there and has put the scheme into
-    ``state.pending``), before emphasis, so ``https://example.com/*star*/x`` stays one URL; where it ends
-    is :func:`bot.render.urls.url_at`'s business. Not inside link labels (links do not nest).
-    """
-    pos = state.pos
-    src = state.src
-    if state.linkLevel > 0 or not src.startswith("://", pos):
-        return False
-    for scheme in ("https", "http"):
-        start = pos - len(scheme)
-        if state.pending.lower().endswith(scheme) and start >= 0 and src[start:pos].lower() == scheme:
-            break
-    else:
-        return False
-    if not starts_url(src, start):
-        return False
-    end = url_at(src, start, state.posMax)
-    if end <= start:
-        return False
-    if not silent:
-        state.pending = state.pending[: -len(scheme)]
-        token = state.push("bare_url", "", 0)
-        token.content = src[start:end]
-    state.pos = end
-    return True
-
-
-def _unclosable_bracket_rule(state: StateInline, silent: bool) -> bool:
-    """markdown-it inline rule: a run of ``[`` with no ``]`` after it is text, so skip the link rule for it.
-
-    The link rule would scan ahead for a label from every one of them (about 14 µs a character for a line
-    of ``[``); none can start a link or reference, so the result is the same.
-    """
-    pos = state.pos
-    if state.src[pos] != "[" or state.src.find("]", pos, state.posMax) >= 0:
-        return False
-    end = pos
-    while end < state.posMax and state.src[end] == "[":
-        end += 1
-    if not silent:
-        state.pending += state.src[pos:end]
-    state.pos = end
-    return True
-
-
-def _is_unicode_space(char: str) -> bool:
-    return char in "\t\n\f\r" or unicodedata.category(char) == "Zs"
-
-
-def _is_unicode_punct(char: str) -> bool:
-    return unicodedata.category(char).startswith(("P", "S"))
-
-
-def _scan_emphasis(src: str, start: int, end: int, marker: str) -> tuple[bool, bool, int]:
-    """CommonMark's delimiter-run classification, relaxed next to CJK text.
-
-    CommonMark does not let ``**`` open when it follows a letter and precedes punctuation, so
-    ``これは**「重要」**です`` stays literal. Japanese has no spaces to put there, so (as in the
-    "CJK-friendly" emphasis proposals) a CJK character on the outside counts like whitespace for the
-    punctuation test. Returns ``(can_open, can_close, run_length)``.
-    """
-    pos = start
-    while pos < end and src[pos] == marker:
-        pos += 1
-    before = src[start - 1] if start > 0 else " "
-    after = src[pos] if pos < end else " "
-    before_space, after_space = _is_unicode_space(before), _is_unicode_space(after)
-    before_punct, after_punct = _is_unicode_punct(before), _is_unicode_punct(after)
-    left = not after_space and (not after_punct or before_space or before_punct or is_cjk(before))
-    right = not before_space and (not before_punct or after_space or after_punct or is_cjk(after))
-    if marker == "*" and pos - start >= 2 and before in _LABEL_END and after.isalnum():
-        # "**Note:**This" (a common typo in model output): CommonMark leaves it literal, a reader sees bold.
-        right = True
-    if marker == "*":
-        return left, right, pos - start
-    return left and (not right or before_punct), right and (not left or after_punct), pos - start
-
-
-def _emphasis_rule(state: StateInline, silent: bool) -> bool:
-    """Replacement for markdown-it's ``emphasis`` tokenizer that uses :func:`_scan_emphasis`.
-
-    Like the original it only records delimiters; markdown-it's own ``balance_pairs`` and emphasis
-    post-processing still pair them into ``em``/``strong`` tokens.
-    """
-    marker = state.src[state.pos]
-    if silent or marker not in "_*":
-        return False
-    can_open, can_close, length = _scan_emphasis(state.src, state.pos, state.posMax, marker)
-    for _ in range(length):
-        token = state.push("text", "", 0)
-        token.content = marker
-        state.delimiters.append(
-            Delimiter(
-                marker=ord(marker),
-                length=length,
-                token=len(state.tokens) - 1,
-                end=-1,
-                open=can_open,
-                close=can_close,
-            )
-        )
-    state.pos += length
-    return True
-
-
-_SEAM_CHARS: Final = frozenset(SEAM + TABLE_SEAM)
-_MAX_NESTING: Final = 20  # markdown-it drops blocks nested deeper (and parses links slowly with more): shown as text
-
-
-def _strip_seams(state: StateCore) -> None:
-    """markdown-it core rule (after block parsing, before inline): remove the splitter's seams.
-
-    A seam (see :mod:`bot.render.seams`) only occurs where a part starts. Removing it from the
-    content before inline parsing means emphasis and links right after it parse as in the whole answer;
-    the whitespace a continuation line starts with is dropped (CommonMark drops it there), and so is the
-    line break after a seam that ended a line (that line was shown in the previous part). In code the
-    seam's line is dropped if nothing else is on it.
-    """
-    if not _SEAM_CHARS.intersection(state.src[:1000]):
-        return
-    for token in state.tokens:
-        content = token.content
-        if SEAM not in content and TABLE_SEAM not in content:
-            continue
-        if token.type == "inline":
-            content = content.replace(TABLE_SEAM, "")
-            if content.startswith(SEAM):
-                content = content[len(SEAM) :].lstrip(" \t")
-                content = content[2:] if content.startswith("\r\n") else content
-                content = content[1:] if content[:1] in ("\n", "\r") else content
-            token.content = content.replace(SEAM, "")
-        elif token.type in ("code_block", "fence", "html_block"):
-            head, _newline, rest = content.partition("\n")
-            if head.strip(" \t\r") == SEAM:
-                content = rest
-            token.content = content.replace(SEAM, "")
-
-
-def _build_parser() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"maxNesting": _MAX_NESTING}).enable(["table", "strikethrough"])
-    parser.core.ruler.before("inline", "strip_seams", _strip_seams)
-    parser.inline.ruler.at("emphasis", _emphasis_rule)
-    parser.inline.ruler.before("autolink", "slack_sequence", _slack_sequence_rule)
-    parser.inline.ruler.before("linkify", "bare_url", _bare_url_rule)
-    parser.inline.ruler.before("link", "unclosable_bracket", _unclosable_bracket_rule)
-    return parser
-
-
-# Configured once and only ever read afterwards: MarkdownIt.parse keeps all its state in per-call objects.
-_PARSER: Final = _build_parser()
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -282,7 +84,7 @@ def _shown_as_text(text: str) -> str:
     """Raw text (HTML, a fallback) shown as it is: escaped, Slack sequences kept, marker characters literal."""
     pieces: list[Piece] = []
     pos = 0
-    for match in _SLACK_SEQUENCE_RE.finditer(text):
+    for match in SLACK_SEQUENCE_RE.finditer(text):
         pieces.append(Piece(_escape(text[pos : match.start()]), literal=True))
         pieces.append(Piece(_BARE_AMP_RE.sub("&amp;", match.group(0))))
         pos = match.end()
@@ -352,7 +154,7 @@ def _plain(nodes: Sequence[_Node], mode: _Mode) -> str:
 def _link(href: str, label: str, state: _InlineState) -> None:
     """Emit a link in the current mode; ``label`` is raw text."""
     label = " ".join(label.split("\n")).strip()
-    same = label in (href, _PARSER.normalizeLinkText(href))
+    same = label in (href, PARSER.normalizeLinkText(href))
     if state.mode is _Mode.LABEL:
         state.pieces.append(Piece(label or href))
     elif state.mode is _Mode.PRE:
@@ -614,8 +416,8 @@ def _blocks(
     markdown: str, env: dict[str, Any], *, streaming: bool
 ) -> tuple[list[list[_Line]], list[tuple[int, int]]] | None:
     """The top-level blocks of ``markdown``, rendered, and the lines each spans (None if nested too deeply)."""
-    tokens = _PARSER.parse(markdown, env)
-    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
+    tokens = PARSER.parse(markdown, env)
+    if any(token.level >= MAX_NESTING - 1 for token in tokens):
         return None  # markdown-it dropped what is nested deeper
     if streaming:
         _drop_partial_closing_fence(tokens, markdown)
