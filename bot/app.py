@@ -49,7 +49,7 @@ from bot.state import StoreError, open_store
 from bot.state.leases import LeaseKeeper
 from bot.state.store import Store
 from bot.surface import Surface
-from handlers import make_event_handler, make_stop_handler, register_handlers
+from handlers import make_event_handler, make_stop_handler, register_handlers, routing
 from handlers.actions import make_feedback_handler
 from handlers.home import make_home_handler
 
@@ -218,7 +218,10 @@ def create_bot(settings: Settings, *, sleep: Callable[[float], Any] | None = Non
                                             timeout=settings.file_download_timeout_seconds,
                                             max_bytes=settings.file_download_max_mb * 10**6,
                                             file_info=reader.file_info),
-                          titles=surface.set_title)
+                          titles=surface.set_title,
+                          trigger_of=lambda message, request: routing.trigger_of(
+                              message, channel=request.channel, channel_type=request.channel_type,
+                              team_id=request.team_id, bot_user_id=identity.bot_user_id, bot_id=identity.bot_id))
     service = Service(store=store, responder=responder, access=access, leases=leases,
                       workers=settings.max_concurrent_answers, max_queued=settings.max_queued_answers)
     # process_before_response: the listener (route + journal, a few ms) runs before the event is acknowledged,

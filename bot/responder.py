@@ -53,6 +53,8 @@ READING_FILES = "_Reading the attached files…_"
 WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECONDS, then gives up itself
 WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
 TURN_POLL = 0.25  # seconds between two looks at whether an earlier answer of the thread (elsewhere) is done
+EARLIER_GRACE = 5.0  # seconds an earlier unanswered message of the thread may still be on its way to a process
+EARLIER_POLL = 0.5  # seconds between two reads of the thread while waiting for it (one conversations.replies each)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class Responder:
         cost: Callable[[Mapping[str, int]], float | None] = lambda usage: None,
         files: attachments.FileSource | None = None,
         titles: Callable[[str, str, str], None] | None = None,
+        trigger_of: Callable[[Mapping[str, Any], Request], str | None] | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -112,6 +115,7 @@ class Responder:
         self._cost = cost  # estimated USD of a usage (bot.ops.prices), None for a model without a known price
         self._files = files  # None: files are only named
         self._titles = titles  # (channel, thread_ts, question): a new DM conversation's title
+        self._trigger_of = trigger_of  # how a message of the job's thread would be routed (handlers.routing)
         self._recent_files = RecentFiles()  # what earlier answers prepared, so follow-ups need not download it
         self.shutting_down = threading.Event()  # set from the shutdown path, read by the workers
         self._lock = threading.Lock()
@@ -184,6 +188,8 @@ class Responder:
         try:
             if self._store.info.shared:
                 turn = self._turn(job)
+                if turn is None:
+                    turn = self._earlier_in_flight(job)
                 if turn is not None:
                     done = turn < 0
                     return None if done else turn
@@ -233,13 +239,35 @@ class Responder:
         job.queued_for_turn = True
         return TURN_POLL
 
+    def _earlier_in_flight(self, job: Job) -> float | None:
+        """Several processes, a message in a thread: None if no earlier message of the thread that the bot answers
+        is still unanswered and may not be journaled yet (`threads.unanswered_before`), else seconds to wait
+        for it. The thread read here is the one the answer uses."""
+        r = job.request
+        if self._trigger_of is None or r is None or job.resumed or not r.in_thread:
+            return None
+        raw, pages = self._reader.fetch_thread(r.channel, r.thread_ts)
+        ident = self._identity
+        started = r.channel_type == "im" or (bool(raw) and threads.started_for_bot(
+            raw[0], raw, bot_user_id=ident.bot_user_id, bot_id=ident.bot_id))
+        trigger_of = self._trigger_of
+        earlier = threads.unanswered_before(raw, r.ts, trigger_of=lambda message: trigger_of(message, r),
+                                            started_for_bot=started, now=time.time(), within=EARLIER_GRACE)
+        if earlier is None:
+            job.thread, job.thread_pages = raw, pages
+            return None
+        logger.debug("answer %s waits for the earlier message %s of its thread", job.record.id, earlier)
+        return EARLIER_POLL
+
     def _answer(self, job: Job, lost: threading.Event) -> None:
         durable = self._store.info.durable
         if self.shutting_down.is_set() and job.handle is None and durable:
             self._store.release(job.record.id, self._leases.owner)  # never started: the next start answers it
             return
         log: dict[str, Any] = {"trigger": job.record.trigger, "outcome": "complete", "attempt": job.record.attempts}
-        thread: list[dict[str, Any]] | None = None
+        thread, job.thread = job.thread, None  # read just now, when the thread's order was checked (or None)
+        if thread is not None:
+            log["history_pages"] = job.thread_pages
         shown = ""
         if job.request is None:
             job.request = Request.from_record(job.record)

@@ -127,3 +127,12 @@ def route(event: Mapping[str, Any], *, team_id: str, bot_user_id: str, bot_id: s
             return Ignore("a reply addressed to someone else")
         return request("follow_up", qualify=True)
     return Ignore("not addressed to the bot")
+
+
+def trigger_of(message: Mapping[str, Any], *, channel: str, channel_type: str, team_id: str, bot_user_id: str,
+               bot_id: str) -> str | None:
+    """How a message read back from a thread (`conversations.replies`) would have been routed: its trigger
+    ("mention", "dm", "follow_up": the caller knows whether the thread is the bot's), or None."""
+    event = {**message, "type": "message", "channel": channel, "channel_type": channel_type}
+    decided = route(event, team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
+    return decided.trigger if isinstance(decided, Request) else None

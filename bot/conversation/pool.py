@@ -38,6 +38,8 @@ class Job:
     received: float = field(default_factory=time.monotonic)
     lost: threading.Event = field(default_factory=threading.Event)  # another process took the job over
     queued_for_turn: bool = False  # it waits for an earlier answer of its thread in another process
+    thread: list[dict[str, Any]] | None = None  # its thread as read when its turn came (the answer's history)
+    thread_pages: int = 0
     submitted: int = field(default_factory=itertools.count().__next__)
 
     def order(self) -> tuple[tuple[int, int], int, int]:

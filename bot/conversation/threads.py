@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.conversation.history import ts_key
 from bot.slack.marks import read_marks
 from bot.slack.markup import mentions
 from bot.state import keys
@@ -54,6 +55,32 @@ def settled(messages: Sequence[Mapping[str, Any]], *, bot_user_id: str, bot_id: 
     root = messages[0]
     return root.get("subtype") != TOMBSTONE or started_for_bot(root, messages, bot_user_id=bot_user_id,
                                                                  bot_id=bot_id)
+
+
+def unanswered_before(messages: Iterable[Mapping[str, Any]], ts: str, *,
+                      trigger_of: Callable[[Mapping[str, Any]], str | None], started_for_bot: bool, now: float,
+                      within: float) -> str | None:
+    """The ts of a message of the thread posted before `ts`, at most `within` seconds before `now`, that the bot
+    answers (`trigger_of` says how it would be routed; a follow-up only in a thread started for the bot) and has
+    not answered (no mark of the bot names it); None if there is none.
+
+    With several processes, that message's event may still be on its way to another process (Slack gives each
+    event to one connection): the answer to `ts` waits for it to be journaled, so that the thread's answers
+    come in the order of its messages. Past `within` it is taken to be one the bot leaves unanswered.
+    """
+    messages = list(messages)
+    answered = {str(marks.get("reply_to")) for marks in map(read_marks, messages) if marks is not None}
+    before = ts_key(ts)
+    for message in messages:
+        earlier = message.get("ts")
+        if not isinstance(earlier, str) or ts_key(earlier) >= before or earlier in answered:
+            continue
+        if now - float(earlier) > within:
+            continue
+        trigger = trigger_of(message)
+        if trigger is not None and (trigger != "follow_up" or started_for_bot):
+            return earlier
+    return None
 
 
 class ThreadRegistry:

@@ -96,6 +96,23 @@ def test_mentions_and_follow_ups_are_answered_once_each_in_thread_order(replicas
         assert earlier == [f"A(q{i}-{k})" for k in range(step)], (question, turns)  # the thread, in order
 
 
+def test_an_answer_waits_for_an_earlier_message_whose_event_comes_late(replicas: Any, slack: FakeSlack,
+                                                                        bedrock: FakeBedrock) -> None:
+    """The race behind out-of-order answers: a thread's second message reaches a process while the first one's
+    event is still on its way (to another process). The second answer waits for the first to be journaled and
+    answered, then sees it in its history. One process on the shared store shows it: the rule is the store's."""
+    bedrock.set_fallback(echo)
+    replicas(1)
+    first = slack.add_history("C1", "U1", "<@UBOT> first")  # posted; its events come late
+    second = slack.user_says("C1", "U1", "<@UBOT> second", thread_ts=first)
+    time.sleep(1.5)
+    assert not bedrock.calls  # the second waits (for at most EARLIER_GRACE after the first was posted)
+    slack.deliver_late("C1", first)
+    assert "".join(m["text"] for m in final_state(slack, "C1", first, reply_to=first, timeout=20)) == "A(first)"
+    assert "".join(m["text"] for m in final_state(slack, "C1", first, reply_to=second, timeout=20)) == "A(second)"
+    assert [call.messages[-1]["content"][0]["text"].split(": ")[-1] for call in bedrock.calls] == ["first", "second"]
+
+
 def test_kill_9_of_the_process_writing_an_answer_another_finishes_it(replicas: Any, slack: FakeSlack,
                                                                     bedrock: FakeBedrock,
                                                                     redis_server: RedisServer) -> None:

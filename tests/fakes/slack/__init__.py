@@ -608,6 +608,14 @@ class FakeSlack:
             )
             return str(message["ts"])
 
+    def deliver_late(self, channel: str, ts: str, mention_order: MentionOrder = "mention_first") -> None:
+        """Deliver now the events of a message stored without them (`add_history`): Slack gives each event to one
+        connection, and under load one can arrive after the next message's."""
+        with self._lock:
+            message = self._workspace.messages_by_channel[channel][ts]
+            self._events_api.user_posted_locked(channel, message, mention_order)
+        self._socket_mode.pump()
+
     def user_edits(self, channel: str, ts: str, new_text: str) -> None:
         """Edit a user's message and deliver ``message_changed`` (and ``app_mention`` if it mentions the bot)."""
         with self._lock:

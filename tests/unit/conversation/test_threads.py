@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot.conversation.threads import settled, started_for_bot
+from bot.conversation.threads import settled, started_for_bot, unanswered_before
 from bot.slack.marks import answer_metadata
+from handlers import routing
 
 BOT, BOT_ID = "UBOT", "BBOT"
 ROOT = "1700000000.000100"
@@ -81,3 +82,41 @@ SETTLED = [
 @pytest.mark.parametrize(("messages", "expected"), [c[1:] for c in SETTLED], ids=[c[0] for c in SETTLED])
 def test_settled(messages: list[dict[str, Any]], expected: bool) -> None:
     assert settled(messages, bot_user_id=BOT, bot_id=BOT_ID) is expected
+
+
+# ----------------------------------------------------------------------------- earlier messages in flight
+
+LATER = "1700000001.000100"  # the message being answered, one second after the root
+OTHER_BOT = {"type": "message", "subtype": "bot_message", "bot_id": "BOTHER", "text": "<@UBOT> ping",
+             "ts": "1700000000.500000", "thread_ts": ROOT}
+
+# (messages before the one answered, started for the bot, seconds after the root it is now) -> the one waited for
+_IN_FLIGHT: dict[str, tuple[list[dict[str, Any]], bool, float, str | None]] = {
+    "an unanswered mention just before": ([person(ROOT, "<@UBOT> first")], True, 1.2, ROOT),
+    "its answer is there": ([person(ROOT, "<@UBOT> first"), answer("1700000000.200000", ROOT)], True, 1.2, None),
+    "older than the grace: left unanswered": ([person(ROOT, "<@UBOT> first")], True, 6.0, None),
+    "a follow-up in the bot's thread": (
+        [person(ROOT, "<@UBOT> first"), answer("1700000000.200000", ROOT), person("1700000000.300000", "and?")],
+        True, 1.2, "1700000000.300000"),
+    "a reply in a thread that is not the bot's": (
+        [person(ROOT, "lunch?"), person("1700000000.300000", "sure")], False, 1.2, None),
+    "a reply addressed to someone else": (
+        [person(ROOT, "<@UBOT> first"), answer("1700000000.200000", ROOT),
+         person("1700000000.300000", "<@U2> what do you think?")], True, 1.2, None),
+    "another bot's message": ([OTHER_BOT], True, 1.2, None),
+    "an edit notice is not a message": (
+        [{**person(ROOT, "<@UBOT> first"), "subtype": "message_changed"}], True, 1.2, None),
+}
+
+
+@pytest.mark.parametrize("before, started, after, expected", _IN_FLIGHT.values(), ids=_IN_FLIGHT.keys())
+def test_an_earlier_message_still_in_flight_is_waited_for(before: list[dict[str, Any]], started: bool, after: float,
+                                                          expected: str | None) -> None:
+    def trigger_of(message: Any) -> str | None:  # the real routing rule, for this channel
+        return routing.trigger_of(message, channel="C1", channel_type="channel", team_id="T1", bot_user_id=BOT,
+                                  bot_id=BOT_ID)
+
+    messages = [*before, person(LATER, "<@UBOT> second"), person("1700000002.000100", "<@UBOT> third")]
+    now = 1700000000.0001 + after
+    assert unanswered_before(messages, LATER, trigger_of=trigger_of, started_for_bot=started, now=now,
+                             within=5.0) == expected
