@@ -131,6 +131,12 @@ def loads(slack: FakeSlack, bedrock: FakeBedrock, server: RedisServer) -> None:
                   f"{r['redis_per_answer']:>18.1f}")
 
 
+def writes_of(slack: FakeSlack) -> list[Any]:
+    """The calls that change what an answer shows, on either route."""
+    return [c for c in slack.calls if c.method in ("chat.update", "chat.appendStream", "chat.stopStream",
+                                                   "chat.postMessage", "chat.startStream")]
+
+
 def takeover(slack: FakeSlack, bedrock: FakeBedrock, server: RedisServer, lease: float) -> None:
     """kill -9 of the process writing an answer: how long until another process resumes it, and is it exact."""
     fresh(slack, bedrock)
@@ -149,8 +155,8 @@ def takeover(slack: FakeSlack, bedrock: FakeBedrock, server: RedisServer, lease:
         victim = int(owner.group(1))
         os.kill(victim, signal.SIGKILL)
         killed = time.monotonic()
-        updates = len(slack.calls_for("chat.update"))
-        slack.wait_for(lambda s: len(s.calls_for("chat.update")) > updates, timeout=lease * 3 + 30)
+        writes = len(writes_of(slack))  # either route: edits, or appends to the answer's stream
+        slack.wait_for(lambda s: len(writes_of(s)) > writes, timeout=lease * 3 + 30)
         resumed = time.monotonic() - killed
         slack.wait_for(lambda s: text_of(s, "C1", ts) == text, timeout=120)
         messages = len([m for m in slack.thread("C1", ts) if m.get("bot_id") == BOT_ID])
