@@ -186,12 +186,13 @@ class Responder:
         self._leases.add(record.id, job.lost.set)
         done = True
         try:
-            turn = self._turn(job) if self._store.info.shared else None
-            if turn is None:
-                turn = self._earlier_in_flight(job)
-            if turn is not None:
-                done = turn < 0
-                return None if done else turn
+            if self._store.info.shared:
+                turn = self._turn(job)
+                if turn is None:
+                    turn = self._earlier_in_flight(job)
+                if turn is not None:
+                    done = turn < 0
+                    return None if done else turn
             self._answer(job, job.lost)
         except StoreError:
             logger.exception("answer %s: the state store failed; another start resumes it", record.id)
@@ -239,9 +240,9 @@ class Responder:
         return TURN_POLL
 
     def _earlier_in_flight(self, job: Job) -> float | None:
-        """A message in a thread: None if no earlier message of the thread that the bot answers is still
-        unanswered and may not be journaled yet (`threads.unanswered_before`: its event is late, or on its way to
-        another process), else seconds to wait for it. The thread read here is the one the answer uses."""
+        """Several processes, a message in a thread: None if no earlier message of the thread that the bot answers
+        is still unanswered and may not be journaled yet (`threads.unanswered_before`), else seconds to wait
+        for it. The thread read here is the one the answer uses."""
         r = job.request
         if self._trigger_of is None or r is None or job.resumed or not r.in_thread:
             return None

@@ -64,10 +64,9 @@ def unanswered_before(messages: Iterable[Mapping[str, Any]], ts: str, *,
     answers (`trigger_of` says how it would be routed; a follow-up only in a thread started for the bot) and has
     not answered (no mark of the bot names it); None if there is none.
 
-    That message's event may still be on its way: Slack does not promise the order of events, and with several
-    processes it gives each event to one connection. The answer to `ts` waits for it to be journaled, so that
-    the thread's answers come in the order of its messages. Past `within` it is taken to be one the bot leaves
-    unanswered.
+    With several processes, that message's event may still be on its way to another process (Slack gives each
+    event to one connection): the answer to `ts` waits for it to be journaled, so that the thread's answers
+    come in the order of its messages. Past `within` it is taken to be one the bot leaves unanswered.
     """
     messages = list(messages)
     answered = {str(marks.get("reply_to")) for marks in map(read_marks, messages) if marks is not None}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -136,22 +135,6 @@ def test_two_quick_messages_are_answered_in_order(bot: Any, slack: FakeSlack, be
     assert texts(bedrock.calls[1]) == [("user", "first question"), ("assistant", "Answer one takes a while."),
                                        ("user", "second question")]
     assert float(second[0]["ts"]) > float(first[0]["ts"])
-
-
-def test_a_message_whose_event_comes_late_is_still_answered_first(bot: Any, slack: FakeSlack,
-                                                                   bedrock: FakeBedrock) -> None:
-    """Slack does not promise the order of events: a thread's first message's event can come after the second's.
-    The second answer waits for the first (a few seconds at most), so the answers keep the order of the
-    messages and the second one's history holds the first answer."""
-    bedrock.set_fallback(lambda request: Stream([f"A({texts(request)[-1][1].split(': ')[-1]})"]))
-    first = slack.add_history("C1", "U1", "<@UBOT> first")  # posted; its events come late
-    second = slack.user_says("C1", "U1", "<@UBOT> second", thread_ts=first)
-    time.sleep(1.5)
-    assert not bedrock.calls  # the second waits (for at most EARLIER_GRACE after the first was posted)
-    slack.deliver_late("C1", first)
-    assert [m["text"] for m in final_state(slack, "C1", first, reply_to=first)] == ["A(first)"]
-    assert [m["text"] for m in final_state(slack, "C1", first, reply_to=second)] == ["A(second)"]
-    assert [texts(call)[-1][1].split(": ")[-1] for call in bedrock.calls] == ["first", "second"]
 
 
 def test_a_split_answer_comes_back_as_one_assistant_turn(bot: Any, slack: FakeSlack, bedrock: FakeBedrock) -> None:

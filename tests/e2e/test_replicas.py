@@ -100,8 +100,7 @@ def test_an_answer_waits_for_an_earlier_message_whose_event_comes_late(replicas:
                                                                         bedrock: FakeBedrock) -> None:
     """The race behind out-of-order answers: a thread's second message reaches a process while the first one's
     event is still on its way (to another process). The second answer waits for the first to be journaled and
-    answered, then sees it in its history. One process on the shared store shows it (with the journal's
-    order check in front of it; tests/e2e/test_conversations.py has the same on SQLite)."""
+    answered, then sees it in its history. One process on the shared store shows it: the rule is the store's."""
     bedrock.set_fallback(echo)
     replicas(1)
     first = slack.add_history("C1", "U1", "<@UBOT> first")  # posted; its events come late
