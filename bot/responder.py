@@ -54,7 +54,7 @@ WAIT_FOR_DELIVERY = 900.0  # the writer retries an outage for SLACK_RETRY_SECOND
 WAIT_FOR_PLACEHOLDER = 60.0  # the placeholder's first attempt waits for the channel's post budget at most
 TURN_POLL = 0.25  # seconds between two looks at whether an earlier answer of the thread (elsewhere) is done
 EARLIER_GRACE = 5.0  # seconds an earlier unanswered message of the thread may still be on its way to a process
-EARLIER_POLL = 0.5  # seconds between two reads of the thread while waiting for it (one conversations.replies each)
+EARLIER_POLL = 1.0  # seconds between two reads of the thread while waiting for it (one conversations.replies each)
 
 
 @dataclass(frozen=True)
