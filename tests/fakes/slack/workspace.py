@@ -306,6 +306,20 @@ class Workspace:
             return None
         return message
 
+    def bots_message(self, channel: Any, ts: Any, refusal: str) -> tuple[str, Json] | str:
+        """``(channel id, message)`` of one of the bot's own live messages, else Slack's error code: the
+        conversation hidden (channel_not_found), no such message (message_not_found), or someone else's
+        (``refusal``: cant_update_message, cant_delete_message)."""
+        channel_id = self.visible_channel(channel)
+        if channel_id is None:
+            return "channel_not_found"
+        message = self.live_message(channel_id, ts)
+        if message is None:
+            return "message_not_found"
+        if message.get("bot_id") != BOT_ID:
+            return refusal
+        return channel_id, message
+
     # ------------------------------------------------------------------ messages
 
     def next_ts(self) -> str:

@@ -9,7 +9,6 @@ back to the app as an event, like on Slack. Text longer than Slack's limits is t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..events import Events
@@ -27,7 +26,7 @@ from ..workspace import (
     public,
 )
 from .blocks import check_blocks
-from .request import Method, err, parse_json_list, parse_metadata, truthy
+from .request import Method, checked_metadata, err, parse_json_list, truthy
 
 
 class Chat:
@@ -63,12 +62,9 @@ class Chat:
         text = opt_str(params.get("text"))
         if not text and not blocks and not attachments:
             return err("no_text")
-        metadata, metadata_ok = parse_metadata(params.get("metadata"))
-        if not metadata_ok:
-            return err("invalid_metadata_format")
-        limit = self._workspace.metadata_limit
-        if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
-            return err("metadata_too_large")
+        metadata, problem = checked_metadata(params.get("metadata"), self._workspace.metadata_limit)
+        if problem:
+            return err(problem)
         warning = None
         if text is not None and len(text) > POST_TEXT_LIMIT:
             text, warning = text[:POST_TEXT_LIMIT], "message_truncated"
@@ -107,14 +103,10 @@ class Chat:
 
     def update(self, params: dict[str, Any]) -> Json:
         """chat.update: edit one of the bot's own messages (text up to 4,000 chars) and send message_changed."""
-        channel_id = self._workspace.visible_channel(params.get("channel"))
-        if channel_id is None:
-            return err("channel_not_found")
-        message = self._workspace.live_message(channel_id, params.get("ts"))
-        if message is None:
-            return err("message_not_found")
-        if message.get("bot_id") != BOT_ID:
-            return err("cant_update_message")
+        found = self._workspace.bots_message(params.get("channel"), params.get("ts"), "cant_update_message")
+        if isinstance(found, str):
+            return err(found)
+        channel_id, message = found
         ts = message["ts"]
         if self._workspace.channels[channel_id]["is_archived"]:
             return err("is_archived")
@@ -134,12 +126,9 @@ class Chat:
             return err(problem)
         if text is not None and len(text) > UPDATE_TEXT_LIMIT:
             return err("msg_too_long")
-        metadata, metadata_ok = parse_metadata(params.get("metadata"))
-        if not metadata_ok:
-            return err("invalid_metadata_format")
-        limit = self._workspace.metadata_limit
-        if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
-            return err("metadata_too_large")
+        metadata, problem = checked_metadata(params.get("metadata"), self._workspace.metadata_limit)
+        if problem:
+            return err(problem)
         previous = public(message)
         if text is not None:
             message["text"] = text
@@ -164,14 +153,10 @@ class Chat:
 
     def delete(self, params: dict[str, Any]) -> Json:
         """chat.delete: delete one of the bot's own messages and send message_deleted."""
-        channel_id = self._workspace.visible_channel(params.get("channel"))
-        if channel_id is None:
-            return err("channel_not_found")
-        message = self._workspace.live_message(channel_id, params.get("ts"))
-        if message is None:
-            return err("message_not_found")
-        if message.get("bot_id") != BOT_ID:
-            return err("cant_delete_message")
+        found = self._workspace.bots_message(params.get("channel"), params.get("ts"), "cant_delete_message")
+        if isinstance(found, str):
+            return err(found)
+        channel_id, message = found
         ts = message["ts"]
         old = self._workspace.remove_message_locked(channel_id, ts)
         self._events.message_deleted_locked(channel_id, old)

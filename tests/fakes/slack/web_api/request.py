@@ -122,3 +122,14 @@ def bearer(header: str | None) -> str | None:
     if header and header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None
+
+
+def checked_metadata(value: Any, limit: int | None) -> tuple[Json | None, str | None]:
+    """A request's message metadata, or Slack's error code for it (invalid_metadata_format, or
+    metadata_too_large past ``limit`` bytes of JSON; None: no limit)."""
+    metadata, ok = parse_metadata(value)
+    if not ok:
+        return None, "invalid_metadata_format"
+    if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
+        return None, "metadata_too_large"
+    return metadata, None

@@ -22,7 +22,6 @@ Every stream's life is kept in ``streams`` for tests: its calls and what it show
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 from ..events import Events
 from ..workspace import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, Json, Workspace, bot_profile, opt_str, public
 from .blocks import check_blocks
-from .request import Method, err, parse_json_list, parse_metadata
+from .request import Method, checked_metadata, err, parse_json_list
 
 MARKDOWN_TEXT_LIMIT = 12_000
 
@@ -150,12 +149,9 @@ class Streams:
         problem = check_blocks(blocks or [])
         if problem:
             return err(problem)
-        metadata, metadata_ok = parse_metadata(params.get("metadata"))
-        if not metadata_ok:
-            return err("invalid_metadata_format")
-        limit = self._workspace.metadata_limit
-        if metadata is not None and limit is not None and len(json.dumps(metadata).encode()) > limit:
-            return err("metadata_too_large")
+        metadata, problem = checked_metadata(params.get("metadata"), self._workspace.metadata_limit)
+        if problem:
+            return err(problem)
         previous = public(message)
         message["text"] += text
         if blocks:
