@@ -282,12 +282,9 @@ def collect_generic(slack: FakeSlack, answers: list[Answer]) -> None:
                 answer.final = call.time
 
 
-def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int, seconds: float,
-             module: str) -> dict[str, Any]:
-    """n mentions spread over `channels` channels within one second; each answer has `deltas` deltas over
-    `seconds`. Slack enforces Tier 3 on chat.update (50/min, burst 20) and 1 post/s per channel (burst 5)."""
-    from bot.render.mrkdwn import to_mrkdwn
-
+def prepare_load(slack: FakeSlack, bedrock: FakeBedrock, *, channels: int, deltas: int, seconds: float) -> None:
+    """The load workloads' Slack and model: channels CL0…, Slack's Tier 3 on chat.update (50/min, burst 20) and
+    1 post/s per channel (burst 5); each answer `deltas` deltas over `seconds`, tagged with its question."""
     for i in range(channels):
         if f"CL{i}" not in slack.channels:
             slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
@@ -299,6 +296,15 @@ def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, d
         return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
 
     bedrock.set_fallback(script)
+
+
+def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int, seconds: float,
+             module: str) -> dict[str, Any]:
+    """n mentions spread over `channels` channels within one second; each answer has `deltas` deltas over
+    `seconds`. Slack enforces Tier 3 on chat.update (50/min, burst 20) and 1 post/s per channel (burst 5)."""
+    from bot.render.mrkdwn import to_mrkdwn
+
+    prepare_load(slack, bedrock, channels=channels, deltas=deltas, seconds=seconds)
     port = free_port() if module == "bot" else None  # the baseline has no metrics
     proc = start_bot(slack, bedrock, {"METRICS_PORT": str(port)} if port else {}, module=module)
     ps = psutil.Process(proc.pid)

@@ -23,10 +23,10 @@ from typing import Any
 import psutil
 import redis
 
-from tests.bench import Answer, collect_generic, pct
+from tests.bench import Answer, collect_generic, pct, prepare_load
 from tests.conftest import AWS_ENV, MODEL, fresh_state_url, process_env
 from tests.fakes.bedrock import Answer as ScriptedAnswer
-from tests.fakes.bedrock import FakeBedrock, Stream
+from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_TOKEN, FakeSlack
 from tests.redis_server import RedisServer
 
@@ -70,17 +70,7 @@ def load(slack: FakeSlack, bedrock: FakeBedrock, server: RedisServer, *, process
     from bot.render.mrkdwn import to_mrkdwn
 
     fresh(slack, bedrock)
-    for i in range(channels):
-        if f"CL{i}" not in slack.channels:
-            slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
-    slack.set_rate_limit("chat.update", per_minute=50, burst=20)
-    slack.set_post_limit(per_second=1.0, burst=5)
-
-    def script(request: Any) -> Stream:
-        tag = request.messages[-1]["content"][0]["text"].split()[-1]
-        return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
-
-    bedrock.set_fallback(script)
+    prepare_load(slack, bedrock, channels=channels, deltas=deltas, seconds=seconds)
     state = server.url if backend == "redis" else fresh_state_url()
     procs = start(slack, bedrock, processes, state, KEY_PREFIX=f"bench-{uuid.uuid4().hex[:6]}:")
     ps = [psutil.Process(p.pid) for p in procs]
