@@ -282,20 +282,37 @@ def collect_generic(slack: FakeSlack, answers: list[Answer]) -> None:
                 answer.final = call.time
 
 
-def prepare_load(slack: FakeSlack, bedrock: FakeBedrock, *, channels: int, deltas: int, seconds: float) -> None:
-    """The load workloads' Slack and model: channels CL0…, Slack's Tier 3 on chat.update (50/min, burst 20) and
-    1 post/s per channel (burst 5); each answer `deltas` deltas over `seconds`, tagged with its question."""
+def prepare_load(slack: FakeSlack, bedrock: FakeBedrock, *, channels: int, deltas: int, seconds: float,
+                 tiers: bool = False) -> None:
+    """The load workloads' Slack and model: channels CL…; Slack's Tier 3 on chat.update (50/min, burst 20) and
+    1 post/s per channel (burst 5), or with `tiers` Slack's tiers on every method; each answer `deltas` deltas
+    over `seconds`, tagged with its question."""
     for i in range(channels):
         if f"CL{i}" not in slack.channels:
             slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
-    slack.set_rate_limit("chat.update", per_minute=50, burst=20)
-    slack.set_post_limit(per_second=1.0, burst=5)
+    if tiers:
+        slack_tiers(slack)
+    else:
+        slack.set_rate_limit("chat.update", per_minute=50, burst=20)
+        slack.set_post_limit(per_second=1.0, burst=5)
 
     def script(request: Any) -> Stream:
         tag = request.messages[-1]["content"][0]["text"].split()[-1]
         return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
 
     bedrock.set_fallback(script)
+
+
+def ask_load(slack: FakeSlack, *, n: int, channels: int, deltas: int, prefix: str = "a") -> list[Answer]:
+    """n mentions over the channels within one second; each with the answer `prepare_load`'s model will give."""
+    answers = []
+    for i in range(n):
+        tag = f"{prefix}{i:03d}"
+        pushed = time.monotonic()
+        ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
+        answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
+        time.sleep(1.0 / n)
+    return answers
 
 
 def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, deltas: int, seconds: float,
@@ -312,13 +329,7 @@ def run_load(slack: FakeSlack, bedrock: FakeBedrock, *, n: int, channels: int, d
     try:
         slack.wait_for(lambda s: s.open_connections >= 1, timeout=20)
         cpu0 = sum(ps.cpu_times()[:2])
-        answers = []
-        for i in range(n):
-            tag = f"a{i:03d}"
-            pushed = time.monotonic()
-            ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
-            answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
-            time.sleep(1.0 / n)
+        answers = ask_load(slack, n=n, channels=channels, deltas=deltas)
         deadline = time.monotonic() + 60 + n * 2.0
 
         def finished() -> int:
@@ -562,25 +573,10 @@ def exact(slack: FakeSlack, a: Answer, route: str) -> bool:
 
 def run_sustained(slack: FakeSlack, bedrock: FakeBedrock, mode: str, *, n: int = 20, channels: int = 10,
                   seconds: float = 30.0, deltas: int = 300) -> dict[str, Any]:
-    for i in range(channels):
-        if f"CL{i}" not in slack.channels:
-            slack.add_channel(f"CL{i}", f"load-{i}", kind="public", members=("U1",), bot_member=True)
-    slack_tiers(slack)
-
-    def script(request: Any) -> Stream:
-        tag = request.messages[-1]["content"][0]["text"].split()[-1]
-        return Stream([f"{tag}t{k:03d} " for k in range(deltas)], delay=seconds / deltas)
-
-    bedrock.set_fallback(script)
+    prepare_load(slack, bedrock, channels=channels, deltas=deltas, seconds=seconds, tiers=True)
     proc = start_bot(slack, bedrock, {"STREAMING_MODE": mode})
     try:
-        answers = []
-        for i in range(n):
-            tag = f"s{i:03d}"
-            pushed = time.monotonic()
-            ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
-            answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
-            time.sleep(1.0 / n)
+        answers = ask_load(slack, n=n, channels=channels, deltas=deltas, prefix="s")
         deadline = time.monotonic() + seconds + 120
         while time.monotonic() < deadline:
             if all(any((m.get("metadata") or {}).get("event_payload", {}).get("state") == "final"

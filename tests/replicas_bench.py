@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import redis
 
-from tests.bench import Answer, collect_generic, pct, prepare_load
+from tests.bench import ask_load, collect_generic, pct, prepare_load
 from tests.conftest import AWS_ENV, MODEL, fresh_state_url, process_env
 from tests.fakes.bedrock import Answer as ScriptedAnswer
 from tests.fakes.bedrock import FakeBedrock
@@ -77,13 +77,7 @@ def load(slack: FakeSlack, bedrock: FakeBedrock, server: RedisServer, *, process
     cpu0 = sum(sum(p.cpu_times()[:2]) for p in ps)
     commands0 = server.commands()
     try:
-        answers = []
-        for i in range(n):
-            tag = f"a{i:03d}"
-            pushed = time.monotonic()
-            ts = slack.user_says(f"CL{i % channels}", "U1", f"<@UBOT> question {tag}")
-            answers.append(Answer(f"CL{i % channels}", ts, pushed, "".join(f"{tag}t{k:03d} " for k in range(deltas))))
-            time.sleep(1.0 / n)
+        answers = ask_load(slack, n=n, channels=channels, deltas=deltas)
         deadline = time.monotonic() + 90 + n * 2.0
         while time.monotonic() < deadline and sum(
                 text_of(slack, a.channel, a.ts) == to_mrkdwn(a.expected).strip() for a in answers) < n:
